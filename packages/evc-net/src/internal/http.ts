@@ -1,0 +1,58 @@
+import * as Headers from "@effect/platform/Headers"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+
+/** @internal Longest body excerpt an error carries. */
+export const EXCERPT_LENGTH = 200
+
+/** @internal A short, whitespace-folded excerpt with every secret replaced by `<redacted>`. */
+export const excerpt = (body: string, secrets: ReadonlyArray<string>): string | undefined => {
+  let text = body
+  for (const secret of secrets) {
+    if (secret !== "") text = text.split(secret).join("<redacted>")
+  }
+  text = text.replace(/\s+/g, " ").trim()
+  if (text === "") return undefined
+  return text.length > EXCERPT_LENGTH ? `${text.slice(0, EXCERPT_LENGTH)}…` : text
+}
+
+/**
+ * @internal
+ * `Retry-After` as a duration: delta-seconds or an HTTP-date relative to `now`
+ * (RFC 9110 §10.2.3). `undefined` when absent or unreadable.
+ */
+export const parseRetryAfter = (value: string | undefined, now: number): Duration.Duration | undefined => {
+  if (value === undefined) return undefined
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Duration.seconds(Number(trimmed))
+  const date = Date.parse(trimmed)
+  return Number.isNaN(date) ? undefined : Duration.millis(Math.max(0, date - now))
+}
+
+/** @internal The URL for errors and spans: no user info, no query, no fragment. */
+export const displayUrl = (url: string | URL): string => {
+  const parsed = new URL(url)
+  return `${parsed.origin}${parsed.pathname}`
+}
+
+/** @internal Parses JSON without throwing. */
+export const parseJson = (text: string): { readonly ok: true; readonly value: unknown } | { readonly ok: false } => {
+  try {
+    return { ok: true, value: JSON.parse(text) }
+  } catch {
+    return { ok: false }
+  }
+}
+
+/**
+ * @internal
+ * Runs `effect` with `authorization` among the redacted header names, whatever
+ * the caller set them to, so spans and logs never show a credential.
+ */
+export const withAuthorizationRedacted = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.locallyWith(effect, Headers.currentRedactedNames, addAuthorization)
+
+const addAuthorization = (names: ReadonlyArray<string | RegExp>): ReadonlyArray<string | RegExp> =>
+  names.some((name) => typeof name === "string" ? name.toLowerCase() === "authorization" : name.test("authorization"))
+    ? names
+    : [...names, "authorization"]
