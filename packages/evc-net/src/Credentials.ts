@@ -132,7 +132,10 @@ export const layer = (options: Credentials.Options): Layer.Layer<Credentials, Co
  * @category layers
  */
 export const config: Config.Config<Credentials["Type"]> = Config.all({
-  apiKey: Config.redacted("EVC_NET_API_KEY").pipe(Config.mapOrFail(validateIn("EVC_NET_API_KEY", validateApiKey))),
+  apiKey: Config.string("EVC_NET_API_KEY").pipe(
+    Config.map(Redacted.make),
+    Config.mapOrFail(validateIn("EVC_NET_API_KEY", validateApiKey))
+  ),
   clientId: Config.string("EVC_NET_CLIENT_ID").pipe(
     Config.withDefault(DEFAULT_CLIENT_ID),
     Config.mapOrFail(validateIn("EVC_NET_CLIENT_ID", validateClientId))
