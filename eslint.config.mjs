@@ -31,6 +31,8 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/no-non-null-assertion": "error",
+      // Effect<void>, FiberHandle<void> and friends are idiomatic
+      "@typescript-eslint/no-invalid-void-type": "off",
       "no-console": "off",
       "object-shorthand": "error",
       "prefer-const": "error",

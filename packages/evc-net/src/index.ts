@@ -24,3 +24,9 @@ export * from "./EvcNetError.js"
 
 /** @since 0.1.0 */
 export * as TokenRequest from "./TokenRequest.js"
+
+/** @since 0.1.0 */
+export { TokenCache } from "./TokenCache.js"
+
+/** @since 0.1.0 */
+export * as TokenCacheModule from "./TokenCache.js"
