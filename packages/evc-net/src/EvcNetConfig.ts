@@ -59,6 +59,7 @@ export declare namespace EvcNetConfig {
     /** Timeout of one API request attempt, body included. */
     readonly requestTimeout: Duration.Duration
     readonly refresh: RefreshPolicy
+    readonly retry: RetryPolicy
   }
 
   /**
@@ -104,6 +105,32 @@ export declare namespace EvcNetConfig {
   }
 
   /**
+   * How `EvcNetClient` retries API requests. See the README's
+   * "Using EvcNetClient" for the policies.
+   *
+   * @since 0.1.0
+   */
+  export interface RetryPolicy {
+    /**
+     * Retries of one request for 429 and transient failures (the 401 refresh
+     * is separate and happens at most once). Higher rides out longer outages
+     * but holds callers longer.
+     */
+    readonly maxRetries: number
+    /** First delay before retrying a transient failure; doubles, ±20 % jitter. */
+    readonly base: Duration.Duration
+    /** Largest delay between transient retries. */
+    readonly cap: Duration.Duration
+    /** Wait after a 429 that carries no (readable) `Retry-After`. */
+    readonly retryAfterDefault: Duration.Duration
+    /**
+     * Longest `Retry-After` the client waits out; a longer one fails at once
+     * with `ApiError` (status 429, `retryAfter` set), so no caller hangs.
+     */
+    readonly retryAfterCap: Duration.Duration
+  }
+
+  /**
    * @since 0.1.0
    */
   export interface Options {
@@ -112,6 +139,7 @@ export declare namespace EvcNetConfig {
     readonly tokenTimeout?: Duration.DurationInput | undefined
     readonly requestTimeout?: Duration.DurationInput | undefined
     readonly refresh?: Partial<RefreshPolicy> | undefined
+    readonly retry?: Partial<RetryPolicy> | undefined
   }
 }
 
@@ -180,6 +208,22 @@ export const DEFAULT_REFRESH_POLICY: EvcNetConfig.RefreshPolicy = {
   maxLifetime: Duration.days(24)
 }
 
+/**
+ * The request retry policy's defaults: 3 retries, 500 ms doubling to 10 s
+ * with ±20 % jitter (so a brief 503 is ridden out within about 4 s), 1 s when
+ * a 429 names no `Retry-After`, and at most 60 s of waiting for one.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_RETRY_POLICY: EvcNetConfig.RetryPolicy = {
+  maxRetries: 3,
+  base: Duration.millis(500),
+  cap: Duration.seconds(10),
+  retryAfterDefault: Duration.seconds(1),
+  retryAfterCap: Duration.seconds(60)
+}
+
 // -----------------------------------------------------------------------------
 // constructors
 // -----------------------------------------------------------------------------
@@ -202,7 +246,8 @@ export const make = (
     apiUrl: named("apiUrl", Either.map(validateUrl(String(options.apiUrl ?? DEFAULT_API_URL)), stripTrailingSlash)),
     tokenTimeout: named("tokenTimeout", validatePositive(options.tokenTimeout ?? DEFAULT_TOKEN_TIMEOUT)),
     requestTimeout: named("requestTimeout", validatePositive(options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT)),
-    refresh: validateRefreshPolicy({ ...DEFAULT_REFRESH_POLICY, ...options.refresh })
+    refresh: validateRefreshPolicy({ ...DEFAULT_REFRESH_POLICY, ...options.refresh }),
+    retry: validateRetryPolicy({ ...DEFAULT_RETRY_POLICY, ...options.retry })
   }).pipe(Effect.map(EvcNetConfig.of))
 
 // -----------------------------------------------------------------------------
@@ -309,6 +354,20 @@ function validateRefreshPolicy(
   }
   if (Duration.greaterThan(policy.maxLifetime, DEFAULT_REFRESH_POLICY.maxLifetime)) {
     return Either.left(ConfigError.InvalidData(["refresh", "maxLifetime"], "must be at most 24 days"))
+  }
+  return Either.right(policy)
+}
+
+function validateRetryPolicy(
+  policy: EvcNetConfig.RetryPolicy
+): Either.Either<EvcNetConfig.RetryPolicy, ConfigError.ConfigError> {
+  for (const name of ["base", "cap", "retryAfterDefault", "retryAfterCap"] as const) {
+    if (Either.isLeft(validatePositive(policy[name]))) {
+      return Either.left(ConfigError.InvalidData(["retry", name], "must be a positive duration"))
+    }
+  }
+  if (!Number.isInteger(policy.maxRetries) || policy.maxRetries < 0) {
+    return Either.left(ConfigError.InvalidData(["retry", "maxRetries"], "must be a whole number of at least 0"))
   }
   return Either.right(policy)
 }

@@ -166,6 +166,23 @@ export class ApiDecodeError extends Data.TaggedError("ApiDecodeError")<{
   }
 }
 
+/**
+ * The request could not be built: its JSON body could not be encoded, or its
+ * path made no valid URL. Nothing was sent.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RequestEncodeError extends Data.TaggedError("RequestEncodeError")<{
+  readonly method: string
+  readonly path: string
+  readonly description: string
+}> {
+  override get message(): string {
+    return `EVC-net request ${this.method} ${this.path} could not be built: ${this.description}`
+  }
+}
+
 // -----------------------------------------------------------------------------
 // unions and guards
 // -----------------------------------------------------------------------------
@@ -191,6 +208,7 @@ export type EvcNetError =
   | TokenExpiredError
   | ApiError
   | ApiDecodeError
+  | RequestEncodeError
 
 /**
  * Whether retrying the same request later may succeed: no answer at all

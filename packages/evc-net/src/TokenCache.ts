@@ -411,7 +411,8 @@ export const layerEager: Layer.Layer<
 export const layerWith = (
   options: TokenCache.LayerOptions
 ): Layer.Layer<TokenCache, ConfigError.ConfigError | TokenCache.GetError, HttpClient.HttpClient> =>
-  (options.eager === true ? layerEager : layer).pipe(
+  // fresh: two caches built from options in one program must not be memoized into one
+  Layer.fresh(options.eager === true ? layerEager : layer).pipe(
     Layer.provide(Layer.merge(Credentials.layer(options.credentials), EvcNetConfig.layer(options.config)))
   )
 

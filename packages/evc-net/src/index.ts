@@ -30,3 +30,9 @@ export { TokenCache } from "./TokenCache.js"
 
 /** @since 0.1.0 */
 export * as TokenCacheModule from "./TokenCache.js"
+
+/** @since 0.1.0 */
+export { EvcNetClient } from "./EvcNetClient.js"
+
+/** @since 0.1.0 */
+export * as EvcNetClientModule from "./EvcNetClient.js"

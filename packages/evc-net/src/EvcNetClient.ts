@@ -1,0 +1,512 @@
+/**
+ * Authenticated requests to the EVC-net API.
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as HttpMethod from "@effect/platform/HttpMethod"
+import type * as UrlParams from "@effect/platform/UrlParams"
+import * as Clock from "effect/Clock"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import { globalValue } from "effect/GlobalValue"
+import * as Layer from "effect/Layer"
+import * as ParseResult from "effect/ParseResult"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import type { AccessToken } from "./AccessToken.js"
+import { Credentials } from "./Credentials.js"
+import { EvcNetConfig } from "./EvcNetConfig.js"
+import type { EvcNetError } from "./EvcNetError.js"
+import { ApiDecodeError, ApiError, NetworkError, RequestEncodeError, TokenExpiredError } from "./EvcNetError.js"
+import { excerpt, parseJson, parseRetryAfter, withAuthorizationRedacted } from "./internal/http.js"
+import { TokenCache } from "./TokenCache.js"
+
+// -----------------------------------------------------------------------------
+// service
+// -----------------------------------------------------------------------------
+
+/**
+ * The EVC-net API client: an `HttpClient` that authenticates every request
+ * with the current access token, plus typed JSON helpers.
+ *
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const evc = yield* EvcNetClient
+ *   return yield* evc.get("/chargers", { schema: Chargers })
+ * })
+ * program.pipe(Effect.provide(EvcNetClient.layerConfig), Effect.provide(NodeHttpClient.layerUndici))
+ * ```
+ *
+ * @since 0.1.0
+ * @category service
+ */
+export class EvcNetClient extends Context.Tag("effect-evc-net/EvcNetClient")<EvcNetClient, EvcNetClient.Service>() {
+  /** The client over a `TokenCache`, an `EvcNetConfig` and an `HttpClient`. */
+  static get layer(): Layer.Layer<EvcNetClient, never, TokenCache | EvcNetConfig | HttpClient.HttpClient> {
+    return layer
+  }
+
+  /**
+   * Everything from the environment (`EVC_NET_API_KEY`, …): a program needs
+   * only this and an HTTP client layer (`NodeHttpClient.layerUndici` or
+   * `FetchHttpClient.layer`).
+   */
+  static get layerConfig(): Layer.Layer<EvcNetClient, ConfigError.ConfigError, HttpClient.HttpClient> {
+    return layerConfig
+  }
+
+  /**
+   * The client and its own token cache from explicit options:
+   * `EvcNetClient.layerWith({ credentials: { apiKey }, config: { apiUrl } })`.
+   */
+  static layerWith(
+    options: TokenCache.LayerOptions
+  ): Layer.Layer<EvcNetClient, ConfigError.ConfigError | TokenCache.GetError, HttpClient.HttpClient> {
+    return layerAs(EvcNetClient, options)
+  }
+
+  /**
+   * Like {@link EvcNetClient.layerWith}, under your own tag, so one program
+   * can talk to two EVC-net accounts without their tokens mixing:
+   *
+   * ```ts
+   * class Fleet extends Context.Tag("Fleet")<Fleet, EvcNetClient.Service>() {}
+   * const FleetLive = EvcNetClient.layerAs(Fleet, { credentials: { apiKey: fleetKey } })
+   * ```
+   */
+  static layerAs<I>(
+    tag: Context.Tag<I, EvcNetClient.Service>,
+    options: TokenCache.LayerOptions
+  ): Layer.Layer<I, ConfigError.ConfigError | TokenCache.GetError, HttpClient.HttpClient> {
+    return layerAs(tag, options)
+  }
+
+  /** Builds a client from the services in context (what `layer` runs). */
+  static get make(): Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNetConfig | HttpClient.HttpClient> {
+    return make
+  }
+
+  /**
+   * Lets `POST` and `PATCH` requests made inside `effect` through the raw
+   * `httpClient` be retried on transient failures. Only for requests that are
+   * safe to repeat (an idempotency key, say).
+   */
+  static retryingNonIdempotent<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    return Effect.locally(effect, currentRetryNonIdempotent, true)
+  }
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace EvcNetClient {
+  /**
+   * @since 0.1.0
+   */
+  export interface Service {
+    /**
+     * Resolves relative paths against `apiUrl`, sets `Authorization: Bearer`
+     * from the token cache at send time and `accept: application/json`, and
+     * applies the client's policies. Statuses the policies do not handle are
+     * returned as responses.
+     */
+    readonly httpClient: HttpClient.HttpClient.With<HttpClientError.HttpClientError | EvcNetError>
+    /** `GET path`, the answer decoded with `schema`. */
+    readonly get: <A = unknown, I = unknown, R = never>(
+      path: string,
+      options?: RequestOptions<A, I, R>
+    ) => Effect.Effect<A, EvcNetError, R>
+    /** `POST path` with `body` as JSON. Not retried on transient failures unless `retryTransient`. */
+    readonly post: <A = unknown, I = unknown, R = never>(
+      path: string,
+      options?: BodyRequestOptions<A, I, R>
+    ) => Effect.Effect<A, EvcNetError, R>
+    readonly put: <A = unknown, I = unknown, R = never>(
+      path: string,
+      options?: BodyRequestOptions<A, I, R>
+    ) => Effect.Effect<A, EvcNetError, R>
+    /** `PATCH path` with `body` as JSON. Not retried on transient failures unless `retryTransient`. */
+    readonly patch: <A = unknown, I = unknown, R = never>(
+      path: string,
+      options?: BodyRequestOptions<A, I, R>
+    ) => Effect.Effect<A, EvcNetError, R>
+    readonly del: <A = unknown, I = unknown, R = never>(
+      path: string,
+      options?: RequestOptions<A, I, R>
+    ) => Effect.Effect<A, EvcNetError, R>
+  }
+
+  /**
+   * @since 0.1.0
+   */
+  export interface RequestOptions<A, I, R> {
+    /** Decodes a 2xx JSON answer; without it the JSON is returned as `unknown`. */
+    readonly schema?: Schema.Schema<A, I, R> | undefined
+    readonly urlParams?: UrlParams.Input | undefined
+    readonly headers?: Record<string, string> | undefined
+    /** Retry transient failures (NetworkError, 502, 503, 504) even for POST and PATCH. */
+    readonly retryTransient?: boolean | undefined
+  }
+
+  /**
+   * @since 0.1.0
+   */
+  export interface BodyRequestOptions<A, I, R> extends RequestOptions<A, I, R> {
+    /** Sent as JSON. */
+    readonly body?: unknown
+  }
+}
+
+// -----------------------------------------------------------------------------
+// constants
+// -----------------------------------------------------------------------------
+
+/**
+ * Methods a server may receive twice with the same effect (RFC 9110 §9.2.2);
+ * only they are retried on transient failures by default.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"])
+
+/**
+ * Answers that mean "not processed, try again": a gateway or the service
+ * itself was unavailable.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([502, 503, 504])
+
+const currentRetryNonIdempotent = globalValue(
+  "effect-evc-net/EvcNetClient/currentRetryNonIdempotent",
+  () => FiberRef.unsafeMake(false)
+)
+
+// -----------------------------------------------------------------------------
+// constructors
+// -----------------------------------------------------------------------------
+
+/**
+ * Builds the client from the services in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNetConfig | HttpClient.HttpClient> =
+  Effect.gen(function*() {
+    const cache = yield* TokenCache
+    const config = yield* EvcNetConfig
+    const client = yield* HttpClient.HttpClient
+    const policy = config.retry
+
+    const pathOf = (request: HttpClientRequest.HttpClientRequest): string => {
+      const path = request.url.startsWith(config.apiUrl) ? request.url.slice(config.apiUrl.length) : request.url
+      return path.split(/[?#]/)[0]
+    }
+
+    // One attempt with `token`; timeouts and transport failures become NetworkError.
+    const executeWith = (request: HttpClientRequest.HttpClientRequest, token: AccessToken) =>
+      client.execute(HttpClientRequest.bearerToken(request, token.token)).pipe(
+        Effect.catchIf(
+          (error) => error._tag === "RequestError" && error.reason === "Transport",
+          (error) =>
+            Effect.fail(
+              new NetworkError({
+                method: request.method,
+                url: config.apiUrl + pathOf(request),
+                reason: "Transport",
+                cause: error.cause
+              })
+            )
+        ),
+        Effect.timeoutFail({
+          duration: config.requestTimeout,
+          onTimeout: () =>
+            new NetworkError({
+              method: request.method,
+              url: config.apiUrl + pathOf(request),
+              reason: "Timeout",
+              timeout: config.requestTimeout
+            })
+        })
+      )
+
+    // Policy 1: a 401 invalidates exactly the token that was sent and the
+    // request goes again with a fresh one, at most once per logical request.
+    const authenticated = (request: HttpClientRequest.HttpClientRequest, refreshed: { done: boolean }) =>
+      Effect.gen(function*() {
+        const token = yield* cache.get
+        const response = yield* executeWith(request, token)
+        if (response.status !== 401) return response
+        if (refreshed.done) return yield* tokenRefused(response)
+        refreshed.done = true
+        yield* discard(response)
+        yield* cache.invalidate(token)
+        const again = yield* executeWith(request, yield* cache.get)
+        return again.status === 401 ? yield* tokenRefused(again) : again
+      })
+
+    // Policies 2 and 3: 429 for any method; 502/503/504 and NetworkError for
+    // idempotent methods (or when the caller opts in). Bounded by maxRetries.
+    const send = (request: HttpClientRequest.HttpClientRequest, retryTransient: boolean) =>
+      Effect.gen(function*() {
+        const refreshed = { done: false }
+        const mayRetryTransient = retryTransient || IDEMPOTENT_METHODS.has(request.method) ||
+          (yield* FiberRef.get(currentRetryNonIdempotent))
+        return yield* authenticated(request, refreshed).pipe(
+          Effect.flatMap((response) =>
+            response.status === 429 || TRANSIENT_STATUSES.has(response.status)
+              ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                Effect.fail(
+                  new Retryable({ response, retryAfter: parseRetryAfter(response.headers["retry-after"], now) })
+                ))
+              : Effect.succeed(response)
+          ),
+          Effect.retry({
+            schedule: retrySchedule(policy),
+            while: (error) =>
+              error._tag === "Retryable"
+                ? (error.response.status === 429 || mayRetryTransient) &&
+                  Duration.lessThanOrEqualTo(error.retryAfter ?? Duration.zero, policy.retryAfterCap)
+                : error._tag === "NetworkError" && mayRetryTransient
+          }),
+          Effect.catchTag("Retryable", ({ response, retryAfter }) => apiError(request, response, retryAfter)),
+          Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
+          withAuthorizationRedacted,
+          Effect.withSpan("EvcNet.request", {
+            kind: "client",
+            attributes: { "http.request.method": request.method, "url.path": pathOf(request) }
+          })
+        )
+      })
+
+    const apiError = (
+      request: HttpClientRequest.HttpClientRequest,
+      response: HttpClientResponse.HttpClientResponse,
+      retryAfter?: Duration.Duration
+    ) =>
+      Effect.flatMap(
+        Effect.orElseSucceed(response.text, () => ""),
+        (body) =>
+          Effect.fail(
+            new ApiError({
+              method: request.method,
+              path: pathOf(request),
+              status: response.status,
+              bodyExcerpt: excerpt(body, []),
+              retryAfter
+            })
+          )
+      )
+
+    const httpClient: EvcNetClient.Service["httpClient"] = HttpClient.makeWith(
+      (request: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
+        Effect.flatMap(request, (request) => send(request, false)),
+      (request) => Effect.succeed(resolve(request, config.apiUrl))
+    )
+
+    const json = (method: HttpMethod.HttpMethod, hasBody: boolean) =>
+    <A, I, R>(
+      path: string,
+      options: EvcNetClient.BodyRequestOptions<A, I, R> = {}
+    ): Effect.Effect<A, EvcNetError, R> =>
+      Effect.gen(function*() {
+        let request = resolve(
+          HttpClientRequest.make(method)(path, {
+            ...(options.urlParams === undefined ? {} : { urlParams: options.urlParams }),
+            ...(options.headers === undefined ? {} : { headers: options.headers })
+          }),
+          config.apiUrl
+        )
+        if (hasBody && options.body !== undefined) {
+          request = yield* HttpClientRequest.bodyJson(request, options.body).pipe(
+            Effect.mapError((error) =>
+              new RequestEncodeError({
+                method,
+                path: pathOf(request),
+                description: `the JSON body could not be encoded (${String(error.reason._tag)})`
+              })
+            )
+          )
+        }
+        const response = yield* send(request, options.retryTransient === true).pipe(
+          Effect.catchTag("RequestError", (error) =>
+            Effect.fail(
+              new RequestEncodeError({ method, path: pathOf(request), description: `${error.reason} request` })
+            )),
+          Effect.catchTag("ResponseError", (error) =>
+            Effect.fail(
+              new NetworkError({
+                method,
+                url: config.apiUrl + pathOf(request),
+                reason: "Transport",
+                cause: error.cause
+              })
+            ))
+        )
+        if (response.status < 200 || response.status >= 300) {
+          return yield* apiError(request, response)
+        }
+        const body = yield* response.text.pipe(
+          Effect.mapError((error) =>
+            new NetworkError({
+              method,
+              url: config.apiUrl + pathOf(request),
+              reason: "Transport",
+              cause: error.cause
+            })
+          ),
+          Effect.timeoutFail({
+            duration: config.requestTimeout,
+            onTimeout: () =>
+              new NetworkError({
+                method,
+                url: config.apiUrl + pathOf(request),
+                reason: "Timeout",
+                timeout: config.requestTimeout
+              })
+          })
+        )
+        return yield* decodeBody(body, options.schema, { method, path: pathOf(request), status: response.status })
+      })
+
+    return EvcNetClient.of({
+      httpClient,
+      get: json("GET", false),
+      post: json("POST", true),
+      put: json("PUT", true),
+      patch: json("PATCH", true),
+      del: json("DELETE", false)
+    })
+  })
+
+// -----------------------------------------------------------------------------
+// layers
+// -----------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<EvcNetClient, never, TokenCache | EvcNetConfig | HttpClient.HttpClient> = Layer
+  .effect(EvcNetClient, make)
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<EvcNetClient, ConfigError.ConfigError, HttpClient.HttpClient> = layer.pipe(
+  Layer.provide(TokenCache.layer),
+  Layer.provide(Layer.merge(Credentials.layerConfig, EvcNetConfig.layerConfig))
+)
+
+/**
+ * A client with its own token cache, credentials and config, under `tag`.
+ *
+ * The token cache layer is `Layer.fresh`: Effect memoizes layers by
+ * reference, so without it two accounts in one program would share the
+ * first account's cache.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerAs = <I>(
+  tag: Context.Tag<I, EvcNetClient.Service>,
+  options: TokenCache.LayerOptions
+): Layer.Layer<I, ConfigError.ConfigError | TokenCache.GetError, HttpClient.HttpClient> =>
+  Layer.effect(tag, make).pipe(
+    Layer.provide(Layer.fresh(options.eager === true ? TokenCache.layerEager : TokenCache.layer)),
+    Layer.provide(Layer.merge(Credentials.layer(options.credentials), EvcNetConfig.layer(options.config)))
+  )
+
+// -----------------------------------------------------------------------------
+// internal
+// -----------------------------------------------------------------------------
+
+/** A response the retry policy may retry (429, 502, 503, 504). */
+class Retryable extends Schema.TaggedError<Retryable>()("Retryable", {
+  response: Schema.Any,
+  retryAfter: Schema.optional(Schema.DurationFromSelf)
+}) {
+  declare readonly response: HttpClientResponse.HttpClientResponse
+}
+
+/** Relative paths resolve against `apiUrl`: `"/chargers"` and `"chargers"` alike. */
+const resolve = (request: HttpClientRequest.HttpClientRequest, apiUrl: string): HttpClientRequest.HttpClientRequest =>
+  request.url.startsWith("http://") || request.url.startsWith("https://")
+    ? HttpClientRequest.acceptJson(request)
+    : HttpClientRequest.acceptJson(
+      HttpClientRequest.setUrl(request, apiUrl + (request.url.startsWith("/") ? request.url : `/${request.url}`))
+    )
+
+/**
+ * Backoff for transient failures (exponential, capped, jittered); a 429 waits
+ * its `Retry-After` (or the default) instead; at most `maxRetries` retries.
+ */
+const retrySchedule = (policy: EvcNetConfig.RetryPolicy) =>
+  Schedule.identity<Retryable | EvcNetError | HttpClientError.HttpClientError>().pipe(
+    Schedule.intersect(
+      Schedule.exponential(policy.base).pipe(Schedule.either(Schedule.spaced(policy.cap)), Schedule.jittered)
+    ),
+    Schedule.intersect(Schedule.recurs(policy.maxRetries)),
+    Schedule.modifyDelay(([[error]], delay) =>
+      error._tag === "Retryable" && error.response.status === 429
+        ? error.retryAfter ?? policy.retryAfterDefault
+        : error._tag === "Retryable" && error.retryAfter !== undefined
+        ? Duration.max(delay, error.retryAfter)
+        : delay
+    )
+  )
+
+const discard = (response: HttpClientResponse.HttpClientResponse) => Effect.ignore(response.text)
+
+/** A 401 after the one refresh: the API refuses fresh tokens. */
+const tokenRefused = (response: HttpClientResponse.HttpClientResponse) => {
+  const challenge = parseChallenge(response.headers["www-authenticate"])
+  return Effect.zipRight(
+    discard(response),
+    Effect.fail(
+      new TokenExpiredError({
+        status: response.status,
+        error: challenge.error,
+        errorDescription: challenge.errorDescription,
+        description: "the API refused a freshly fetched access token"
+      })
+    )
+  )
+}
+
+/** The `error` and `error_description` of a `WWW-Authenticate: Bearer …` challenge (RFC 6750 §3). */
+const parseChallenge = (header: string | undefined) => ({
+  error: header === undefined ? undefined : /error="([^"]*)"/.exec(header)?.[1],
+  errorDescription: header === undefined ? undefined : /error_description="([^"]*)"/.exec(header)?.[1]
+})
+
+const decodeBody = <A, I, R>(
+  body: string,
+  schema: Schema.Schema<A, I, R> | undefined,
+  where: { readonly method: string; readonly path: string; readonly status: number }
+): Effect.Effect<A, ApiDecodeError, R> => {
+  const json = body.trim() === "" ? { ok: true as const, value: undefined } : parseJson(body)
+  if (!json.ok) return Effect.fail(new ApiDecodeError({ ...where, issues: ["the body is not JSON"] }))
+  if (schema === undefined) return Effect.succeed(json.value as A)
+  return Schema.decodeUnknown(schema, { errors: "all" })(json.value).pipe(
+    Effect.mapError((error) =>
+      new ApiDecodeError({
+        ...where,
+        issues: ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
+          `${issue.path.length === 0 ? "(root)" : issue.path.join(".")}: ${issue.message}`
+        )
+      })
+    )
+  )
+}
