@@ -1,0 +1,86 @@
+/**
+ * The whole stack over a real loopback socket: NodeHttpClient (undici) against
+ * the stand-in on 127.0.0.1. Real time, so every wait here is short.
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { describe, expect, it } from "@effect/vitest"
+import { EvcNetClient } from "effect-evc-net"
+import { MockEvcNet, MockEvcNetModule } from "effect-evc-net-testing"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+
+const overLoopback = (options?: MockEvcNet.ServerOptions, apiKey = MockEvcNetModule.DEMO_API_KEY) =>
+  Effect.gen(function*() {
+    const mock = Context.get(yield* Layer.build(MockEvcNet.layerServer(options)), MockEvcNet)
+    const context = yield* Layer.build(
+      EvcNetClient.layerWith({
+        credentials: { apiKey },
+        config: { tokenUrl: mock.urls.tokenUrl, apiUrl: mock.urls.apiUrl, requestTimeout: "2 seconds" }
+      }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    )
+    return { mock, evc: Context.get(context, EvcNetClient) }
+  })
+
+describe("over a real loopback socket", () => {
+  it.scopedLive("token, GET and POST through NodeHttpClient", () =>
+    Effect.gen(function*() {
+      const { evc, mock } = yield* overLoopback()
+      expect(mock.urls.tokenUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/oauth\/v2\/token$/)
+      const listed = yield* evc.get("/demo/chargers")
+      expect(listed).toMatchObject({ notice: MockEvcNetModule.DEMO_NOTICE })
+      const echoed = yield* evc.post("/demo/echo", { body: { hello: "wörld" } })
+      expect(echoed).toMatchObject({ received: { hello: "wörld" } })
+      expect(yield* mock.counters).toMatchObject({ tokensIssued: 1, apiRequests: 2, apiByStatus: { 200: 2 } })
+    }))
+
+  it.scopedLive("a revoked token is recovered with one refresh", () =>
+    Effect.gen(function*() {
+      const { evc, mock } = yield* overLoopback()
+      yield* evc.get("/demo/whoami")
+      yield* mock.revokeAll
+      yield* evc.get("/demo/whoami")
+      expect(yield* mock.counters).toMatchObject({ tokensIssued: 2, apiByStatus: { 200: 2, 401: 1 } })
+    }))
+
+  it.scopedLive("bad credentials fail with InvalidCredentialsError", () =>
+    Effect.gen(function*() {
+      const { evc } = yield* overLoopback(undefined, "not-the-key")
+      const error = yield* Effect.flip(evc.get("/demo/whoami"))
+      expect(error._tag).toBe("InvalidCredentialsError")
+    }))
+
+  it.scopedLive("a dropped connection on a POST is a NetworkError, not retried", () =>
+    Effect.gen(function*() {
+      const { evc, mock } = yield* overLoopback()
+      yield* evc.get("/demo/whoami")
+      yield* mock.failNext("api", 1, "drop")
+      const error = yield* Effect.flip(evc.post("/demo/echo", { body: {} }))
+      expect(error._tag).toBe("NetworkError")
+      expect((yield* mock.counters).apiRequests).toBe(2)
+    }))
+
+  it.scopedLive("interrupting a request to a hanging server aborts it", () =>
+    Effect.gen(function*() {
+      const { evc, mock } = yield* overLoopback()
+      yield* evc.get("/demo/whoami")
+      yield* mock.failNext("api", 1, "hang")
+      const fiber = yield* Effect.fork(evc.get("/demo/whoami"))
+      yield* Effect.sleep("100 millis")
+      yield* Fiber.interrupt(fiber)
+      expect(Exit.isInterrupted(yield* Fiber.await(fiber))).toBe(true)
+      // the server is still fine for the next request
+      yield* evc.get("/demo/whoami")
+    }))
+
+  it.scopedLive("a server that hangs past requestTimeout gives NetworkError Timeout", () =>
+    Effect.gen(function*() {
+      const { evc, mock } = yield* overLoopback()
+      yield* evc.get("/demo/whoami")
+      yield* mock.failNext("api", 1, "hang")
+      const error = yield* Effect.flip(evc.post("/demo/echo", { body: {} }))
+      expect(error).toMatchObject({ _tag: "NetworkError", reason: "Timeout" })
+    }))
+})
