@@ -12,7 +12,7 @@ import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { named, validateIn } from "./internal/validation.js"
+import { named, validated } from "./internal/validation.js"
 
 // -----------------------------------------------------------------------------
 // service
@@ -132,13 +132,13 @@ export const layer = (options: Credentials.Options): Layer.Layer<Credentials, Co
  * @category layers
  */
 export const config: Config.Config<Credentials["Type"]> = Config.all({
+  // validated directly on the named primitive, so the error's path is the variable's name
   apiKey: Config.string("EVC_NET_API_KEY").pipe(
-    Config.map(Redacted.make),
-    Config.mapOrFail(validateIn("EVC_NET_API_KEY", validateApiKey))
+    Config.mapOrFail(validated((value) => validateApiKey(Redacted.make(value))))
   ),
   clientId: Config.string("EVC_NET_CLIENT_ID").pipe(
-    Config.withDefault(DEFAULT_CLIENT_ID),
-    Config.mapOrFail(validateIn("EVC_NET_CLIENT_ID", validateClientId))
+    Config.mapOrFail(validated(validateClientId)),
+    Config.withDefault(DEFAULT_CLIENT_ID)
   )
 }).pipe(Config.map(Credentials.of))
 

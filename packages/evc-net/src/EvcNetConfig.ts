@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Record from "effect/Record"
-import { named, validateIn } from "./internal/validation.js"
+import { named, validated } from "./internal/validation.js"
 
 // -----------------------------------------------------------------------------
 // service
@@ -35,10 +35,18 @@ export class EvcNetConfig extends Context.Tag("effect-evc-net/EvcNetConfig")<Evc
   /**
    * Configuration from `EVC_NET_TOKEN_URL`, `EVC_NET_API_URL`,
    * `EVC_NET_TOKEN_TIMEOUT` and `EVC_NET_REQUEST_TIMEOUT`, each optional.
-   * The refresh policy keeps its defaults; use {@link layerConfigWith} to set it.
+   * The refresh policy keeps its defaults; use {@link EvcNetConfig.layerConfigWith} to set it.
    */
   static get layerConfig(): Layer.Layer<EvcNetConfig, ConfigError.ConfigError> {
     return layerConfig
+  }
+
+  /**
+   * Configuration from the environment over `options`: a variable that is set
+   * wins, so operators can move URLs and timeouts without a code change.
+   */
+  static layerConfigWith(options?: EvcNetConfig.Options): Layer.Layer<EvcNetConfig, ConfigError.ConfigError> {
+    return layerConfigWith(options)
   }
 }
 
@@ -270,19 +278,19 @@ export const layer = (options?: EvcNetConfig.Options): Layer.Layer<EvcNetConfig,
  */
 export const config: Config.Config<EvcNetConfig.Options> = Config.all({
   tokenUrl: Config.option(
-    Config.string("EVC_NET_TOKEN_URL").pipe(Config.mapOrFail(validateIn("EVC_NET_TOKEN_URL", validateUrl)))
+    Config.string("EVC_NET_TOKEN_URL").pipe(Config.mapOrFail(validated(validateUrl)))
   ),
   apiUrl: Config.option(
-    Config.string("EVC_NET_API_URL").pipe(Config.mapOrFail(validateIn("EVC_NET_API_URL", validateUrl)))
+    Config.string("EVC_NET_API_URL").pipe(Config.mapOrFail(validated(validateUrl)))
   ),
   tokenTimeout: Config.option(
     Config.duration("EVC_NET_TOKEN_TIMEOUT").pipe(
-      Config.mapOrFail(validateIn("EVC_NET_TOKEN_TIMEOUT", validatePositive))
+      Config.mapOrFail(validated(validatePositive))
     )
   ),
   requestTimeout: Config.option(
     Config.duration("EVC_NET_REQUEST_TIMEOUT").pipe(
-      Config.mapOrFail(validateIn("EVC_NET_REQUEST_TIMEOUT", validatePositive))
+      Config.mapOrFail(validated(validatePositive))
     )
   )
 }).pipe(

@@ -60,7 +60,7 @@ describe("Credentials", () => {
       Effect.gen(function*() {
         const error = yield* Effect.flip(fromEnv(env))
         expect(error._op).toMatch(/MissingData|InvalidData/)
-        expect(String(error)).toContain(setting)
+        expect(String(error)).toMatch(new RegExp(`at ${setting}: `))
         expect(String(error)).toContain(rule)
         expectNoSecret(error, [API_KEY])
       })
