@@ -4,12 +4,15 @@
  * setting comes from the environment, see the README's configuration table).
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
 import { Credentials, EvcNetClient, EvcNetConfig, TokenCache } from "effect-evc-net"
 import { MockEvcNet } from "effect-evc-net-testing"
+import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -65,3 +68,27 @@ export const layer = (
 
 /** The stand-in's controls, or `None` in live mode. */
 export const standIn: Effect.Effect<Option.Option<MockEvcNet.Service>> = Effect.serviceOption(MockEvcNet)
+
+/**
+ * Runs an example: provides {@link layer}, prints a failure as one line a
+ * person can act on (typed errors carry such messages), exits 1 on failure.
+ */
+export const run = <A, E extends { readonly message: string }>(
+  name: string,
+  program: Effect.Effect<A, E, Services>,
+  options?: Parameters<typeof layer>[0]
+): void =>
+  program.pipe(
+    Effect.provide(layer(options)),
+    Effect.tapErrorCause((cause) =>
+      Console.error(
+        `\n${name} stopped: ${
+          Option.match(Cause.failureOption(cause), {
+            onSome: (error) => ConfigError.isConfigError(error) ? String(error) : error.message,
+            onNone: () => Cause.pretty(cause) // a bug, not an EVC-net error: show all of it
+          })
+        }`
+      )
+    ),
+    NodeRuntime.runMain({ disableErrorReporting: true })
+  )

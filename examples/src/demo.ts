@@ -12,12 +12,11 @@
  * Exits 1 if a step did not behave as described, so CI can run it as a smoke check.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import type { EvcNetError } from "effect-evc-net"
 import { EvcNetClient, EvcNetConfig, TokenCache, TokenCacheModule } from "effect-evc-net"
 import type { MockEvcNet } from "effect-evc-net-testing"
 import * as Array from "effect/Array"
-import * as ConfigError from "effect/ConfigError"
+import type * as ConfigError from "effect/ConfigError"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -243,11 +242,4 @@ const badCredentials = (mock: MockEvcNet.Service): Effect.Effect<EvcNetError | C
     Effect.orDieWith(() => "demo: a wrong API key was accepted")
   )
 
-program.pipe(
-  Effect.provide(Backend.layer()),
-  // typed errors (EvcNetError, ConfigError, …) carry messages written for people
-  Effect.tapError((error) =>
-    Console.error(`\ndemo stopped: ${ConfigError.isConfigError(error) ? String(error) : error.message}`)
-  ),
-  NodeRuntime.runMain({ disableErrorReporting: true })
-)
+Backend.run("demo", program)

@@ -427,14 +427,21 @@ export const layerServer = (
       const port = address._tag === "TcpAddress" ? address.port : 0
       const mock = yield* make({ ...options, baseUrl: `http://127.0.0.1:${port}` })
       yield* server.serve(
-        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-          Effect.flatMap(mock.handle(request), (outcome) => {
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+          const socket = NodeHttpServerRequest.toIncomingMessage(request).socket
+          return Effect.flatMap(mock.handle(request), (outcome) => {
             if (outcome._tag === "Respond") {
               return Effect.succeed(outcome.response)
             }
-            NodeHttpServerRequest.toIncomingMessage(request).socket.destroy()
-            return Effect.never
-          }))
+            // no answer at all: the socket is gone, and the handler ends so no fiber is left behind
+            socket.destroy()
+            return Effect.interrupt
+          }).pipe(
+            // @effect/platform runs handlers uninterruptibly and interrupts them when the
+            // client goes away: opt in, so a "hang" ends with its connection
+            Effect.interruptible
+          )
+        })
       )
       return mock
     })

@@ -55,6 +55,18 @@ describe("EvcNetTest.layer", () => {
       expect((yield* mock.counters).tokenRequests).toBe(3)
     }).pipe(Effect.provide(EvcNetTest.layer())))
 
+  it.scoped("a token endpoint that keeps failing is retried by the cache only, not again by the request policy", () =>
+    Effect.gen(function*() {
+      const mock = yield* MockEvcNet
+      yield* mock.failNext("token", 10, "drop")
+      const fiber = yield* Effect.fork(Effect.flip((yield* EvcNetClient).get("/demo/whoami")))
+      yield* TestClock.adjust("1 minute")
+      const error = yield* Fiber.join(fiber)
+      expect(error._tag).toBe("NetworkError")
+      // coldAttempts (3) token requests for the one GET, and no API request
+      expect(yield* mock.counters).toMatchObject({ tokenRequests: 3, apiRequests: 0 })
+    }).pipe(Effect.provide(EvcNetTest.layer())))
+
   it.effect("bad credentials surface as InvalidCredentialsError", () =>
     Effect.gen(function*() {
       const evc = yield* EvcNetClient

@@ -7,6 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { EvcNetClient } from "effect-evc-net"
 import { MockEvcNet, MockEvcNetModule } from "effect-evc-net-testing"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -82,5 +83,35 @@ describe("over a real loopback socket", () => {
       yield* mock.failNext("api", 1, "hang")
       const error = yield* Effect.flip(evc.post("/demo/echo", { body: {} }))
       expect(error).toMatchObject({ _tag: "NetworkError", reason: "Timeout" })
+    }))
+  it.scopedLive("a handler still running when the client gives up is interrupted, so nothing outlives the connection", () =>
+    Effect.gen(function*() {
+      const { mock } = yield* overLoopback()
+      const interrupted = yield* Deferred.make<void>()
+      yield* mock.route(
+        "GET",
+        "/slow",
+        () => Effect.onInterrupt(Effect.never, () => Deferred.succeed(interrupted, void 0))
+      )
+      const token = yield* Effect.promise(() =>
+        fetch(mock.urls.tokenUrl, {
+          method: "POST",
+          headers: {
+            authorization: `Basic ${btoa(`1:${MockEvcNetModule.DEMO_API_KEY}`)}`,
+            "content-type": "application/x-www-form-urlencoded"
+          },
+          body: "grant_type=client_credentials"
+        }).then((response) => response.json() as Promise<{ access_token: string }>)
+      )
+      const aborted = yield* Effect.promise(() =>
+        fetch(`${mock.urls.apiUrl}/slow`, {
+          headers: { authorization: `Bearer ${token.access_token}` },
+          signal: AbortSignal.timeout(100)
+        }).then(() => "answered", (error: Error) => error.name)
+      )
+      expect(aborted).toBe("TimeoutError")
+      yield* Deferred.await(interrupted).pipe(
+        Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => "still running" })
+      )
     }))
 })

@@ -12,6 +12,7 @@ import type * as UrlParams from "@effect/platform/UrlParams"
 import * as Clock from "effect/Clock"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
@@ -240,18 +241,22 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
         })
       )
 
+    // The cache already retried a failed token request (and remembers the
+    // failure for a while): retrying it again here would only multiply requests.
+    const getToken = Effect.mapError(cache.get, (error) => new TokenUnavailable({ error }))
+
     // Policy 1: a 401 invalidates exactly the token that was sent and the
     // request goes again with a fresh one, at most once per logical request.
     const authenticated = (request: HttpClientRequest.HttpClientRequest, refreshed: { done: boolean }) =>
       Effect.gen(function*() {
-        const token = yield* cache.get
+        const token = yield* getToken
         const response = yield* executeWith(request, token)
         if (response.status !== 401) return response
         if (refreshed.done) return yield* tokenRefused(response)
         refreshed.done = true
         yield* discard(response)
         yield* cache.invalidate(token)
-        const again = yield* executeWith(request, yield* cache.get)
+        const again = yield* executeWith(request, yield* getToken)
         return again.status === 401 ? yield* tokenRefused(again) : again
       })
 
@@ -279,7 +284,10 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
                   Duration.lessThanOrEqualTo(error.retryAfter ?? Duration.zero, policy.retryAfterCap)
                 : error._tag === "NetworkError" && mayRetryTransient
           }),
-          Effect.catchTag("Retryable", ({ response, retryAfter }) => apiError(request, response, retryAfter)),
+          Effect.catchTags({
+            Retryable: ({ response, retryAfter }) => apiError(request, response, retryAfter),
+            TokenUnavailable: ({ error }) => Effect.fail(error)
+          }),
           Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
           withAuthorizationRedacted,
           Effect.withSpan("EvcNet.request", {
@@ -432,6 +440,9 @@ export const layerAs = <I>(
 // internal
 // -----------------------------------------------------------------------------
 
+/** A token error on its way past the retry policy, which must not retry it. */
+class TokenUnavailable extends Data.TaggedError("TokenUnavailable")<{ readonly error: TokenCache.GetError }> {}
+
 /** A response the retry policy may retry (429, 502, 503, 504). */
 class Retryable extends Schema.TaggedError<Retryable>()("Retryable", {
   response: Schema.Any,
@@ -453,7 +464,7 @@ const resolve = (request: HttpClientRequest.HttpClientRequest, apiUrl: string): 
  * its `Retry-After` (or the default) instead; at most `maxRetries` retries.
  */
 const retrySchedule = (policy: EvcNetConfig.RetryPolicy) =>
-  Schedule.identity<Retryable | EvcNetError | HttpClientError.HttpClientError>().pipe(
+  Schedule.identity<Retryable | TokenUnavailable | EvcNetError | HttpClientError.HttpClientError>().pipe(
     Schedule.intersect(
       Schedule.exponential(policy.base).pipe(Schedule.either(Schedule.spaced(policy.cap)), Schedule.jittered)
     ),
