@@ -11,5 +11,6 @@ const project = (name: string, root: string): TestProjectInlineConfiguration => 
 
 export default [
   project("effect-evc-net", "./packages/evc-net"),
-  project("effect-evc-net-testing", "./packages/evc-net-testing")
+  project("effect-evc-net-testing", "./packages/evc-net-testing"),
+  project("examples", "./examples")
 ] satisfies Array<TestProjectInlineConfiguration>

@@ -69,17 +69,20 @@ export const layer = (
 /** The stand-in's controls, or `None` in live mode. */
 export const standIn: Effect.Effect<Option.Option<MockEvcNet.Service>> = Effect.serviceOption(MockEvcNet)
 
+/** What building the examples' layers can fail with. */
+export type Error = ConfigError.ConfigError | HttpServerError.ServeError | TokenCache.GetError
+
 /**
- * Runs an example: provides {@link layer}, prints a failure as one line a
- * person can act on (typed errors carry such messages), exits 1 on failure.
+ * Runs an example: provides `layer`, prints a failure as one line a person
+ * can act on (typed errors carry such messages), exits 1 on failure.
  */
-export const run = <A, E extends { readonly message: string }>(
+export const runWith = <A, E extends { readonly message: string }, ROut, E2 extends { readonly message: string }>(
   name: string,
-  program: Effect.Effect<A, E, Services>,
-  options?: Parameters<typeof layer>[0]
+  program: Effect.Effect<A, E, ROut>,
+  layer: Layer.Layer<ROut, E2>
 ): void =>
   program.pipe(
-    Effect.provide(layer(options)),
+    Effect.provide(layer),
     Effect.tapErrorCause((cause) =>
       Console.error(
         `\n${name} stopped: ${
@@ -92,3 +95,10 @@ export const run = <A, E extends { readonly message: string }>(
     ),
     NodeRuntime.runMain({ disableErrorReporting: true })
   )
+
+/** {@link runWith} over {@link layer}: the stand-in, or EVC-net when `EVC_NET_API_KEY` is set. */
+export const run = <A, E extends { readonly message: string }>(
+  name: string,
+  program: Effect.Effect<A, E, Services>,
+  options?: Parameters<typeof layer>[0]
+): void => runWith(name, program, layer(options))
