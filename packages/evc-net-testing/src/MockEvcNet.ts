@@ -230,6 +230,7 @@ export const DEFAULT_BASE_URL = "https://evc-net.test"
 export const DEMO_NOTICE = "Demo data from the effect-evc-net stand-in. Not EVC-net's API or schema."
 
 const TOKEN_PATH = "/oauth/v2/token"
+const SWEEP_MIN = 256
 const API_PREFIX = "/v1"
 
 // -----------------------------------------------------------------------------
@@ -251,6 +252,7 @@ export const make = (options: MockEvcNet.Options = {}): Effect.Effect<MockEvcNet
     const faults: Record<MockEvcNet.Target, Array<MockEvcNet.Fault>> = { token: [], api: [] }
     let limit: { readonly retryAfterSeconds: number; remaining: number } | undefined
     const tokens = new Map<string, { readonly expiresAt: number; readonly clientId: string }>()
+    let sweepAt = SWEEP_MIN
     const routes: Array<Route> = [...demoRoutes]
     let issued = 0
     let counters = emptyCounters()
@@ -302,6 +304,11 @@ export const make = (options: MockEvcNet.Options = {}): Effect.Effect<MockEvcNet
         }
         const now = yield* Clock.currentTimeMillis
         const token = `mock-${++issued}-${globalThis.crypto.randomUUID()}`
+        if (tokens.size >= sweepAt) {
+          // forget expired tokens now and then (amortised O(1)), so a long run does not grow
+          for (const [key, grant] of tokens) if (grant.expiresAt <= now) tokens.delete(key)
+          sweepAt = Math.max(SWEEP_MIN, 2 * tokens.size)
+        }
         tokens.set(token, { expiresAt: now + Duration.toMillis(lifetime), clientId: client })
         counters = { ...counters, tokensIssued: counters.tokensIssued + 1 }
         return respond(HttpServerResponse.unsafeJson(
@@ -534,10 +541,23 @@ const authenticate = (header: string | undefined, accounts: ReadonlyArray<MockEv
   if (decoded === undefined) return undefined
   const colon = decoded.indexOf(":")
   if (colon < 0) return undefined
+  const matches = (clientId: string, apiKey: string) =>
+    accounts.some((account) =>
+      account.apiKey === apiKey && (account.clientId === undefined || account.clientId === clientId)
+    )
   const clientId = decoded.slice(0, colon)
   const apiKey = decoded.slice(colon + 1)
-  const ok = accounts.some((account) =>
-    account.apiKey === apiKey && (account.clientId === undefined || account.clientId === clientId)
-  )
-  return ok ? clientId : undefined
+  if (matches(clientId, apiKey)) return clientId
+  // RFC 6749 §2.3.1: clients may form-urlencode both parts first (openid-client
+  // and @badgateway/oauth2-client do, turning "-" into "%2D"); accept that too
+  const formDecoded = (value: string) => {
+    try {
+      return decodeURIComponent(value.replace(/\+/g, " "))
+    } catch {
+      return undefined
+    }
+  }
+  const id = formDecoded(clientId)
+  const key = formDecoded(apiKey)
+  return id !== undefined && key !== undefined && matches(id, key) ? id : undefined
 }

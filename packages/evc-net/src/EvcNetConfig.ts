@@ -64,7 +64,11 @@ export declare namespace EvcNetConfig {
     readonly apiUrl: string
     /** Timeout of one token request, body included. */
     readonly tokenTimeout: Duration.Duration
-    /** Timeout of one API request attempt, body included. */
+    /**
+     * Timeout of one API request attempt, body included. `Duration.infinity`
+     * turns it off (saving two fibers and a timer per request) for programs
+     * that rely on their HTTP client's own timeouts.
+     */
     readonly requestTimeout: Duration.Duration
     readonly refresh: RefreshPolicy
     readonly retry: RetryPolicy

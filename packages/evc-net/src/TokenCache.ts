@@ -223,7 +223,12 @@ export const make: Effect.Effect<
   const request = yield* TokenRequest.make
   const clock = yield* Effect.clock
   const scope = yield* Effect.scope
-  const refresher = yield* FiberHandle.make<void, never>()
+  // The refresh fiber is started from the runtime captured here, not from the
+  // fetch that stored the token: forking each loop from the previous one's
+  // fetch would chain fibers without end (every FiberRef's stack grows by a
+  // frame per refresh) and parent every refresh span to the first caller's.
+  // Starting a new loop interrupts the previous one.
+  const startRefresher = yield* FiberHandle.makeRuntime<never, never, void>()
 
   // Mutable state, read and written only in synchronous sections, so no two
   // fibers ever interleave inside an update.
@@ -265,7 +270,8 @@ export const make: Effect.Effect<
         if (inflight === deferred) inflight = undefined
         if (exit._tag === "Success") {
           const token = exit.value
-          current = timeline(token, policy)
+          const stored = timeline(token, policy)
+          current = stored
           consecutiveFailures = 0
           lastError = undefined
           coolingUntil = 0
@@ -276,7 +282,10 @@ export const make: Effect.Effect<
                 Effect.annotateLogs({ "evc_net.token.lifetime": Duration.format(token.lifetime) })
               )
             ),
-            Effect.zipRight(FiberHandle.run(refresher, refreshLoop(current)), Deferred.done(deferred, exit))
+            Effect.zipRight(
+              Effect.sync(() => startRefresher(refreshLoop(stored))),
+              Deferred.done(deferred, exit)
+            )
           )
         }
         const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined

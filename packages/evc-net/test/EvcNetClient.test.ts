@@ -297,6 +297,17 @@ describe("EvcNetClient", () => {
           url: `${API_URL}/x`
         })
       }))
+
+    it.scoped("requestTimeout: Duration.infinity turns the timeout off: a 2-hour answer still arrives", () =>
+      Effect.gen(function*() {
+        const { client } = yield* build(
+          () => Effect.as(Effect.sleep("2 hours"), { status: 200, body: { late: true } }),
+          { config: { requestTimeout: Duration.infinity, retry: { maxRetries: 0 } } }
+        )
+        const fiber = yield* Effect.fork(client.get("/x"))
+        yield* TestClock.adjust("2 hours")
+        expect(yield* Fiber.join(fiber)).toEqual({ late: true })
+      }))
   })
 
   describe("5. Interruption", () => {

@@ -496,6 +496,28 @@ describe("TokenCache", () => {
         expect((yield* Metric.value(refused)).count - r0.count).toBe(1)
       }))
 
+    it.scoped("background refreshes do not inherit the context of the request that triggered the first fetch", () =>
+      Effect.gen(function*() {
+        // Each refresh used to be forked from the previous one's fetch: an endless chain of
+        // fibers (memory growing per refresh) carrying the first caller's annotations and span.
+        const stored: Array<Record<string, unknown>> = []
+        const capture = Logger.make(({ annotations, message }) => {
+          if (String(message).includes("token stored")) stored.push(Object.fromEntries(annotations))
+        })
+        yield* Effect.gen(function*() {
+          const { cache } = yield* build(issuing(60))
+          yield* cache.get.pipe(Effect.annotateLogs("request_id", "r-1"))
+          yield* TestClock.adjust("31 seconds")
+          yield* TestClock.adjust("31 seconds")
+        }).pipe(
+          Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+          Logger.withMinimumLogLevel(LogLevel.All)
+        )
+        expect(stored).toHaveLength(3)
+        expect(stored[0]).toMatchObject({ request_id: "r-1" }) // the caller's own fetch
+        expect(stored.slice(1).map((annotations) => annotations.request_id)).toEqual([undefined, undefined])
+      }))
+
     it.scoped("logs never contain the API key, the Basic string or a token", () =>
       Effect.gen(function*() {
         const lines: Array<string> = []

@@ -1,0 +1,225 @@
+/**
+ * effect-evc-net side by side with the OAuth 2.0 clients people use today,
+ * all in one process run against one loopback stand-in in a child process.
+ *
+ *   npm run bench          # full: a few minutes
+ *   npm run bench:quick    # under a minute; CI runs it as a smoke check
+ *
+ * Prints markdown tables and writes them as JSON to `results/<mode>.json`.
+ * Ratios, not absolute numbers, are what carry over between machines.
+ */
+import { mkdirSync, writeFileSync } from "node:fs"
+import * as os from "node:os"
+import { fileURLToPath } from "node:url"
+import * as Contenders from "./contenders.js"
+import * as Micro from "./micro.js"
+import type { ServerProcess } from "./ServerProcess.js"
+import * as Server from "./ServerProcess.js"
+import { formatTable, median, percentile, type Table } from "./stats.js"
+
+const quick = process.argv.includes("--quick")
+
+const settings = quick
+  ? {
+    coldStart: [1_000],
+    rounds: 3,
+    roundMillis: 400,
+    throughputConcurrency: 32,
+    crossingMillis: 3_000,
+    hotPathOps: 100_000,
+    memoryRequests: 10_000,
+    refreshCycles: 500
+  }
+  : {
+    coldStart: [1_000, 10_000],
+    rounds: 7,
+    roundMillis: 2_000,
+    throughputConcurrency: 32,
+    crossingMillis: 6_000,
+    hotPathOps: 2_000_000,
+    memoryRequests: 100_000,
+    refreshCycles: 10_000
+  }
+
+/** Runs `request` from `concurrency` loops for `millis`; statuses and latencies. */
+const runFor = async (request: () => Promise<number>, concurrency: number, millis: number) => {
+  const latencies: Array<number> = []
+  const statuses = new Map<number, number>()
+  const end = performance.now() + millis
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < end) {
+      const start = performance.now()
+      const status = await request()
+      latencies.push(performance.now() - start)
+      statuses.set(status, (statuses.get(status) ?? 0) + 1)
+    }
+  }))
+  return { latencies, statuses, count: latencies.length }
+}
+
+const nonOk = (statuses: Map<number, number>) =>
+  [...statuses].reduce((sum, [status, n]) => (status >= 200 && status < 300 ? sum : sum + n), 0)
+
+// 1 ---------------------------------------------------------------------------
+const coldStart = async (server: ServerProcess): Promise<Table> => {
+  const rows: Table["rows"] = []
+  for (const size of settings.coldStart) {
+    for (const contender of Contenders.all) {
+      await server.configure(3600, 0)
+      await server.reset()
+      const instance = await contender.make(server)
+      const statuses = await Promise.all(Array.from({ length: size }, () => instance.request()))
+      const counters = await server.counters()
+      await instance.close()
+      rows.push([
+        contender.name,
+        size,
+        counters.tokenRequests,
+        statuses.filter((status) => status !== 200).length
+      ])
+    }
+  }
+  return {
+    title: "1. Cold start: concurrent first requests",
+    note: "Token requests the server saw, and requests that did not end in 200. Floors fetch their one token by hand.",
+    columns: ["contender", "concurrent requests", "token requests", "errors"],
+    rows
+  }
+}
+
+// 2 ---------------------------------------------------------------------------
+const throughput = async (server: ServerProcess): Promise<Table> => {
+  await server.configure(3600, 0)
+  const contenders = [...Contenders.all, ...Contenders.variants]
+  const instances = await Promise.all(contenders.map((contender) => contender.make(server)))
+  for (const instance of instances) await runFor(instance.request, settings.throughputConcurrency, 200) // warm-up
+  const rates: Array<Array<number>> = contenders.map(() => [])
+  for (let round = 0; round < settings.rounds; round++) {
+    // interleaved, alternating direction, so drift hits everyone alike
+    const order = contenders.map((_, i) => i)
+    if (round % 2 === 1) order.reverse()
+    for (const i of order) {
+      const run = await runFor(instances[i].request, settings.throughputConcurrency, settings.roundMillis)
+      rates[i].push(run.count / (settings.roundMillis / 1000))
+    }
+  }
+  await Promise.all(instances.map((instance) => instance.close()))
+  const medians = rates.map(median)
+  const raw = medians[contenders.findIndex((c) => c.name === Contenders.RAW_FLOOR)]
+  const platform = medians[contenders.findIndex((c) => c.name === Contenders.PLATFORM_FLOOR)]
+  return {
+    title: "2. Steady throughput",
+    note:
+      `Median of ${settings.rounds} interleaved rounds of ${settings.roundMillis} ms at concurrency ${settings.throughputConcurrency}.`,
+    columns: ["contender", "requests/s", "× raw fetch floor", "× @effect/platform floor"],
+    rows: contenders.map((contender, i) => [
+      contender.name,
+      Math.round(medians[i]),
+      (medians[i] / raw).toFixed(2),
+      (medians[i] / platform).toFixed(2)
+    ])
+  }
+}
+
+// 3 ---------------------------------------------------------------------------
+const expiryCrossing = async (server: ServerProcess): Promise<Table> => {
+  const rows: Table["rows"] = []
+  for (const contender of Contenders.all.filter((c) => !c.floor)) {
+    await server.configure(2, 300)
+    const instance = await contender.make(server)
+    await instance.request() // the first token: every client waits for it
+    await server.reset()
+    const run = await runFor(instance.request, 8, settings.crossingMillis)
+    const counters = await server.counters()
+    await instance.close()
+    rows.push([
+      contender.name,
+      counters.tokenRequests,
+      counters.apiByStatus[401] ?? 0,
+      nonOk(run.statuses),
+      percentile(run.latencies, 0.99).toFixed(1),
+      Math.max(...run.latencies).toFixed(1)
+    ])
+  }
+  await server.configure(3600, 0)
+  return {
+    title: "3. Expiry crossing: 2 s tokens, 300 ms token endpoint",
+    note: `${settings.crossingMillis / 1000} s of traffic at concurrency 8 after the first token. ` +
+      "A max latency above 300 ms means some request waited for a token.",
+    columns: ["contender", "token requests", "401s at the server", "non-2xx to callers", "p99 ms", "max ms"],
+    rows
+  }
+}
+
+// 4 and 5 -----------------------------------------------------------------------
+const hotPath = async (): Promise<Table> => {
+  const results = await Micro.hotPath(settings.hotPathOps, settings.rounds)
+  const floor = results.find((r) => r.floor)?.opsPerSecond ?? 1
+  return {
+    title: "4. Hot path: a fresh token, in process",
+    note: `Median of ${settings.rounds} interleaved rounds of ${settings.hotPathOps.toLocaleString("en")} calls each.`,
+    columns: ["operation", "ops/s", "× Effect.succeed floor"],
+    rows: results.map((r) => [r.name, Math.round(r.opsPerSecond), (r.opsPerSecond / floor).toFixed(2)])
+  }
+}
+
+const memory = async (server: ServerProcess): Promise<Table> => {
+  await server.configure(3600, 0)
+  const requests = await Micro.heapOverRequests(server, settings.memoryRequests)
+  const cycles = await Micro.heapOverRefreshCycles(settings.refreshCycles)
+  const clockOnly = await Micro.heapOverTestClock(settings.refreshCycles)
+  const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(2)
+  return {
+    title: "5. Memory: heap used after a full GC (ours)",
+    note: "Growth between the half-way and the final checkpoint is what would accumulate. " +
+      "The last row is Effect's TestClock alone, which the refresh-cycle run includes.",
+    columns: ["run", "start MB", "half-way MB", "end MB", "growth in 2nd half MB"],
+    rows: [
+      [
+        `${settings.memoryRequests.toLocaleString("en")} requests over loopback`,
+        ...[requests.start, requests.half, requests.end].map(mb),
+        mb(requests.end - requests.half)
+      ],
+      [
+        `${settings.refreshCycles.toLocaleString("en")} refresh cycles (TestClock)`,
+        ...[cycles.start, cycles.half, cycles.end].map(mb),
+        mb(cycles.end - cycles.half)
+      ],
+      [
+        `${settings.refreshCycles.toLocaleString("en")} × TestClock.adjust alone`,
+        ...[clockOnly.start, clockOnly.half, clockOnly.end].map(mb),
+        mb(clockOnly.end - clockOnly.half)
+      ]
+    ]
+  }
+}
+
+// -----------------------------------------------------------------------------
+const main = async () => {
+  if (typeof globalThis.gc !== "function") throw new Error("run with node --expose-gc (npm run bench does)")
+  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? "CPU"}, ${
+    Math.round(os.totalmem() / 2 ** 30)
+  } GiB, Node ${process.version}, ${os.platform()} ${os.arch()}`
+  console.log(`# effect-evc-net benchmark (${quick ? "quick" : "full"})\n\n${machine}\n`)
+  const server = await Server.start()
+  const tables: Array<Table> = []
+  try {
+    for (const scenario of [coldStart, throughput, expiryCrossing, () => hotPath(), memory]) {
+      const table = await scenario(server)
+      tables.push(table)
+      console.log(formatTable(table))
+    }
+  } finally {
+    server.stop()
+  }
+  const dir = fileURLToPath(new URL("../results/", import.meta.url))
+  mkdirSync(dir, { recursive: true })
+  const file = `${dir}${quick ? "quick" : "full"}.json`
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine, quick, settings, tables }, null, 2))
+  console.log(`Results: ${file}`)
+}
+
+main().then(() => process.exit(0), (error) => {
+  console.error(error)
+  process.exit(1)
+})

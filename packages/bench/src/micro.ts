@@ -1,0 +1,164 @@
+/**
+ * In-process measurements: the token cache's hot path beside its floors, and
+ * the heap over many requests and many refresh cycles.
+ */
+import { OAuth2Client, OAuth2Fetch } from "@badgateway/oauth2-client"
+import * as HttpClient from "@effect/platform/HttpClient"
+import { Credentials, EvcNetConfig, TokenCache } from "effect-evc-net"
+import type { MockEvcNet } from "effect-evc-net-testing"
+import { EvcNetTest, MockEvcNetModule } from "effect-evc-net-testing"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as TestClock from "effect/TestClock"
+import * as TestContext from "effect/TestContext"
+import * as Contenders from "./contenders.js"
+import type { ServerProcess } from "./ServerProcess.js"
+import { median } from "./stats.js"
+
+const gc = () => (globalThis.gc as () => void)()
+const heap = () => {
+  gc()
+  gc()
+  return process.memoryUsage().heapUsed
+}
+
+/** A token cache wired to an in-process stand-in (no socket). */
+const inProcessCache = (mock: MockEvcNet.Service) =>
+  TokenCache.layer.pipe(
+    Layer.provide(Layer.mergeAll(
+      Credentials.layer({ apiKey: mock.accounts[0].apiKey }),
+      EvcNetConfig.layer({ tokenUrl: mock.urls.tokenUrl, apiUrl: mock.urls.apiUrl }),
+      Layer.succeed(HttpClient.HttpClient, EvcNetTest.httpClient(mock))
+    ))
+  )
+
+interface HotPathResult {
+  readonly name: string
+  readonly floor: boolean
+  readonly opsPerSecond: number
+}
+
+/** `TokenCache.get` on a fresh token beside an `Effect.succeed` loop and the promise caches people write. */
+export const hotPath = async (ops: number, rounds: number): Promise<ReadonlyArray<HotPathResult>> => {
+  const mock = await Effect.runPromise(MockEvcNetModule.make())
+  const runtime = ManagedRuntime.make(inProcessCache(mock))
+  const cache = await runtime.runPromise(TokenCache)
+  await runtime.runPromise(cache.get)
+
+  // the hand-written promise cache around openid-client, token in hand
+  const cached = { token: "t", expiresAt: Date.now() + 3_600_000 }
+  const promiseCache = async () => (Date.now() < cached.expiresAt ? cached.token : "refetch")
+
+  // OAuth2Fetch with a fresh token
+  const client = new OAuth2Client({ server: "http://127.0.0.1", clientId: "1" })
+  const wrapper = new OAuth2Fetch({
+    client,
+    getNewToken: async () => ({ accessToken: "t", expiresAt: Date.now() + 3_600_000, refreshToken: null })
+  })
+  await wrapper.getToken()
+
+  const timed = async (run: () => Promise<unknown>) => {
+    const start = performance.now()
+    await run()
+    return ops / ((performance.now() - start) / 1000)
+  }
+  const candidates: Array<{ name: string; floor: boolean; run: () => Promise<unknown> }> = [
+    {
+      name: "Effect.succeed in an Effect.gen loop (floor)",
+      floor: true,
+      run: () =>
+        Effect.runPromise(Effect.gen(function*() {
+          for (let i = 0; i < ops; i++) yield* Effect.succeed(i)
+        }))
+    },
+    {
+      name: "TokenCache.get in an Effect.gen loop (ours)",
+      floor: false,
+      run: () =>
+        runtime.runPromise(Effect.gen(function*() {
+          for (let i = 0; i < ops; i++) yield* cache.get
+        }))
+    },
+    {
+      name: "await of a hand-written promise cache",
+      floor: false,
+      run: async () => {
+        for (let i = 0; i < ops; i++) await promiseCache()
+      }
+    },
+    {
+      name: "await OAuth2Fetch.getToken()",
+      floor: false,
+      run: async () => {
+        for (let i = 0; i < ops; i++) await wrapper.getToken()
+      }
+    }
+  ]
+  const samples = candidates.map((): Array<number> => [])
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < candidates.length; i++) samples[i].push(await timed(candidates[i].run))
+  }
+  await runtime.dispose()
+  return candidates.map((c, i) => ({ name: c.name, floor: c.floor, opsPerSecond: median(samples[i]) }))
+}
+
+/** Heap after a full GC: after a warm-up, half-way and at the end of `total` requests through ours. */
+export const heapOverRequests = async (server: ServerProcess, total: number) => {
+  const ours = Contenders.all.find((c) => c.name === Contenders.OURS)
+  if (ours === undefined) throw new Error("no contender named ours")
+  const instance = await ours.make(server)
+  const run = async (n: number) => {
+    let left = n
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (left-- > 0) await instance.request()
+    }))
+  }
+  await run(1_000)
+  const start = heap()
+  await run(total / 2)
+  const half = heap()
+  await run(total / 2)
+  const end = heap()
+  await instance.close()
+  return { start, half, end }
+}
+
+/** Heap over `cycles` bare `TestClock.adjust` calls: Effect's own share of the refresh-cycle run. */
+export const heapOverTestClock = async (cycles: number) => {
+  const measured = { start: 0, half: 0, end: 0 }
+  await Effect.runPromise(
+    Effect.gen(function*() {
+      const cycle = TestClock.adjust("1 hour")
+      for (let i = 0; i < 100; i++) yield* cycle
+      measured.start = heap()
+      for (let i = 0; i < cycles / 2; i++) yield* cycle
+      measured.half = heap()
+      for (let i = 0; i < cycles / 2; i++) yield* cycle
+      measured.end = heap()
+    }).pipe(Effect.provide(TestContext.TestContext))
+  )
+  return measured
+}
+
+/** Heap over `cycles` token lifetimes under `TestClock`: each one a background refresh. */
+export const heapOverRefreshCycles = async (cycles: number) => {
+  const measured = { start: 0, half: 0, end: 0 }
+  await Effect.runPromise(
+    Effect.gen(function*() {
+      const mock = yield* MockEvcNetModule.make({ tokenLifetime: "1 hour" })
+      const cache = yield* Effect.provide(TokenCache, yield* Layer.build(inProcessCache(mock)))
+      yield* cache.get
+      const cycle = Effect.zipRight(TestClock.adjust("1 hour"), cache.get)
+      for (let i = 0; i < 100; i++) yield* cycle
+      measured.start = heap()
+      for (let i = 0; i < cycles / 2; i++) yield* cycle
+      measured.half = heap()
+      for (let i = 0; i < cycles / 2; i++) yield* cycle
+      measured.end = heap()
+      const issued = (yield* mock.counters).tokensIssued
+      if (issued < cycles) throw new Error(`expected a refresh per cycle, saw ${issued} tokens for ${cycles} cycles`)
+    }).pipe(Effect.scoped, Effect.provide(TestContext.TestContext))
+  )
+  return measured
+}
