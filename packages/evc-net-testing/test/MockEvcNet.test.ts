@@ -78,6 +78,18 @@ describe("MockEvcNet token endpoint", () => {
       expect((yield* pinned.tokenRequest({ authorization: basic("8", "k") })).status).toBe(401)
     }))
 
+  it.effect("accepts Basic credentials form-urlencoded first (RFC 6749 §2.3.1), as OAuth libraries send them", () =>
+    Effect.gen(function*() {
+      const { tokenRequest } = yield* standIn({ accounts: [{ apiKey: "key-with-dashes+plus", clientId: "id one" }] })
+      // openid-client and @badgateway/oauth2-client encode "-" too
+      const encoded = (value: string) => encodeURIComponent(value).replace(/-/g, "%2D").replace(/%20/g, "+")
+      expect((yield* tokenRequest({ authorization: basic(encoded("id one"), encoded("key-with-dashes+plus")) })).status)
+        .toBe(200)
+      expect((yield* tokenRequest({ authorization: basic("id one", "key-with-dashes+plus") })).status).toBe(200)
+      expect((yield* tokenRequest({ authorization: basic(encoded("id one"), encoded("key-with-dashes")) })).status)
+        .toBe(401)
+    }))
+
   it.effect.each(
     [
       ["a wrong API key", { authorization: basic("1", "wrong") }, 401, "invalid_client"],
