@@ -1,4 +1,5 @@
 import { HttpClientRequest } from "@effect/platform"
+import * as Headers from "@effect/platform/Headers"
 import { describe, expect, it } from "@effect/vitest"
 import { EvcNetClient } from "effect-evc-net"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -324,50 +325,61 @@ describe("EvcNetClient", () => {
   })
 
   describe("6. Redaction and 7. Tracing", () => {
-    it.scoped("each request runs in a span with method, path and status; Authorization is redacted in every span", () =>
-      Effect.gen(function*() {
-        const spans: Array<{ name: string; attributes: Map<string, unknown> }> = []
-        const tracer = Tracer.make({
-          span: (name, parent, context, links, startTime, kind) => {
-            const span = Tracer.externalSpan({ spanId: `${spans.length}`, traceId: "t" })
-            const attributes = new Map<string, unknown>()
-            spans.push({ name, attributes })
-            return {
-              ...span,
-              _tag: "Span",
-              name,
-              parent,
-              context,
-              links,
-              kind,
-              status: { _tag: "Started", startTime },
-              attributes,
-              sampled: true,
-              attribute: (key, value) => void attributes.set(key, value),
-              end: () => undefined,
-              event: () => undefined,
-              addLinks: () => undefined
-            }
-          },
-          context: (f) => f()
+    it.scoped.each(
+      [
+        ["the platform's default redacted names", undefined],
+        ["a caller that cleared the redacted names", []]
+      ] as const
+    )(
+      "each request runs in a span with method, path and status; Authorization is redacted in every span, with %s",
+      ([, redacted]) =>
+        Effect.gen(function*() {
+          const spans: Array<{ name: string; attributes: Map<string, unknown> }> = []
+          const tracer = Tracer.make({
+            span: (name, parent, context, links, startTime, kind) => {
+              const span = Tracer.externalSpan({ spanId: `${spans.length}`, traceId: "t" })
+              const attributes = new Map<string, unknown>()
+              spans.push({ name, attributes })
+              return {
+                ...span,
+                _tag: "Span",
+                name,
+                parent,
+                context,
+                links,
+                kind,
+                status: { _tag: "Started", startTime },
+                attributes,
+                sampled: true,
+                attribute: (key, value) => void attributes.set(key, value),
+                end: () => undefined,
+                event: () => undefined,
+                addLinks: () => undefined
+              }
+            },
+            context: (f) => f()
+          })
+          yield* Effect.gen(function*() {
+            const { client } = yield* build((request) =>
+              request.bearer === "token-1" ? { status: 401, body: "" } : ok()
+            )
+            const get = client.get("/chargers/CP-1")
+            yield* redacted === undefined ? get : Effect.locally(get, Headers.currentRedactedNames, redacted)
+          }).pipe(Effect.withTracer(tracer))
+          const request = spans.find((span) => span.name === "EvcNet.request")
+          expect(request?.attributes.get("http.request.method")).toBe("GET")
+          expect(request?.attributes.get("url.path")).toBe("/chargers/CP-1")
+          expect(request?.attributes.get("http.response.status_code")).toBe(200)
+          const httpSpans = spans.filter((span) => span.attributes.has("http.request.header.authorization"))
+          expect(httpSpans.length).toBeGreaterThanOrEqual(3) // token, 401, retry
+          for (const span of spans) {
+            for (const value of span.attributes.values()) expectNoSecret(String(value), secrets(2))
+          }
+          for (const span of httpSpans) {
+            expect(span.attributes.get("http.request.header.authorization")).toBe("<redacted>")
+          }
         })
-        yield* Effect.gen(function*() {
-          const { client } = yield* build((request) => request.bearer === "token-1" ? { status: 401, body: "" } : ok())
-          yield* client.get("/chargers/CP-1")
-        }).pipe(Effect.withTracer(tracer))
-        const request = spans.find((span) => span.name === "EvcNet.request")
-        expect(request?.attributes.get("http.request.method")).toBe("GET")
-        expect(request?.attributes.get("url.path")).toBe("/chargers/CP-1")
-        expect(request?.attributes.get("http.response.status_code")).toBe(200)
-        const httpSpans = spans.filter((span) => span.attributes.has("http.request.header.authorization"))
-        expect(httpSpans.length).toBeGreaterThanOrEqual(3) // token, 401, retry
-        for (const span of spans) {
-          for (const value of span.attributes.values()) expectNoSecret(String(value), secrets(2))
-        }
-        for (const span of httpSpans) {
-          expect(span.attributes.get("http.request.header.authorization")).toBe("<redacted>")
-        }
-      }))
+    )
   })
 
   describe("layers", () => {

@@ -1,6 +1,7 @@
 import * as Headers from "@effect/platform/Headers"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 
 /** @internal Longest body excerpt an error carries. */
 export const EXCERPT_LENGTH = 200
@@ -50,9 +51,11 @@ export const parseJson = (text: string): { readonly ok: true; readonly value: un
  * the caller set them to, so spans and logs never show a credential.
  */
 export const withAuthorizationRedacted = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.locallyWith(effect, Headers.currentRedactedNames, addAuthorization)
+  // the platform's default already redacts it: then only a read, no scoped override
+  FiberRef.getWith(Headers.currentRedactedNames, (names) =>
+    redactsAuthorization(names)
+      ? effect
+      : Effect.locally(effect, Headers.currentRedactedNames, [...names, "authorization"]))
 
-const addAuthorization = (names: ReadonlyArray<string | RegExp>): ReadonlyArray<string | RegExp> =>
+const redactsAuthorization = (names: ReadonlyArray<string | RegExp>): boolean =>
   names.some((name) => typeof name === "string" ? name.toLowerCase() === "authorization" : name.test("authorization"))
-    ? names
-    : [...names, "authorization"]
