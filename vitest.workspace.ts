@@ -12,5 +12,6 @@ const project = (name: string, root: string): TestProjectInlineConfiguration => 
 export default [
   project("effect-evc-net", "./packages/evc-net"),
   project("effect-evc-net-testing", "./packages/evc-net-testing"),
+  project("effect-evc-net-cli", "./packages/cli"),
   project("examples", "./examples")
 ] satisfies Array<TestProjectInlineConfiguration>
