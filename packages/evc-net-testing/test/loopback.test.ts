@@ -114,4 +114,14 @@ describe("over a real loopback socket", () => {
         Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => "still running" })
       )
     }))
+
+  it.scopedLive("a redirect from the token endpoint to another origin is not followed: the credentials stay home", () =>
+    Effect.gen(function*() {
+      const { evc, mock } = yield* overLoopback()
+      const elsewhere = Context.get(yield* Layer.build(MockEvcNet.layerServer()), MockEvcNet)
+      yield* mock.failNext("token", 1, { status: 307, headers: { location: elsewhere.urls.tokenUrl } })
+      const error = yield* Effect.flip(evc.get("/demo/whoami"))
+      expect(error).toMatchObject({ _tag: "TokenResponseError", status: 307 })
+      expect((yield* elsewhere.counters).tokenRequests).toBe(0)
+    }))
 })

@@ -29,7 +29,14 @@ import { basicAuthorization, Credentials } from "./Credentials.js"
 import { EvcNetConfig } from "./EvcNetConfig.js"
 import type { TokenRequestError } from "./EvcNetError.js"
 import { InvalidCredentialsError, NetworkError, TokenResponseError } from "./EvcNetError.js"
-import { displayUrl, excerpt, parseJson, parseRetryAfter, withAuthorizationRedacted } from "./internal/http.js"
+import {
+  displayUrl,
+  excerpt,
+  parseJson,
+  parseRetryAfter,
+  scrubTokenFields,
+  withAuthorizationRedacted
+} from "./internal/http.js"
 
 // -----------------------------------------------------------------------------
 // constructors
@@ -168,7 +175,7 @@ const interpret = (answer: Answer): Effect.Effect<AccessToken, InvalidCredential
         new TokenResponseError({
           status,
           description: "the body is not JSON",
-          bodyExcerpt: excerpt(body, answer.secrets)
+          bodyExcerpt: excerpt(scrubTokenFields(body), answer.secrets)
         })
       )
     }
@@ -210,7 +217,7 @@ const interpret = (answer: Answer): Effect.Effect<AccessToken, InvalidCredential
         ? "the token endpoint redirected; redirects are not followed with credentials"
         : `unexpected status${oauth?.error === undefined ? "" : ` (${oauth.error})`}`,
       error: oauth?.error,
-      bodyExcerpt: excerpt(body, answer.secrets),
+      bodyExcerpt: excerpt(scrubTokenFields(body), answer.secrets),
       retryAfter: answer.retryAfter
     })
   )

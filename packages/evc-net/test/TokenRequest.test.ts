@@ -218,4 +218,20 @@ describe("TokenRequest errors", () => {
       const error = yield* Effect.flip(fetch)
       expect(error).toMatchObject({ bodyExcerpt: "bad header Basic <redacted> for key <redacted>" })
     }))
+
+  it.effect.each(
+    [
+      ["invalid JSON", `{"access_token":"tok-7f3a9c","token_type":"Bearer","expires_in":NaN}`, 200],
+      ["a cut-off body", `{"token_type":"Bearer","access_token":"tok-7f3a9c`, 200],
+      ["a form-encoded answer", "access_token=tok-7f3a9c&token_type=bearer", 200],
+      ["an error that echoes a token", `{"error":"server_error","refresh_token":"tok-7f3a9c"}`, 500]
+    ] as const
+  )("a token in an unusable answer (%s) never reaches the error", ([, body, status]) =>
+    Effect.gen(function*() {
+      const { fetch } = setup(() => ({ status, body }))
+      const error = yield* Effect.flip(fetch)
+      expect(error._tag).toBe("TokenResponseError")
+      expect(error).toHaveProperty("bodyExcerpt", expect.stringContaining("<redacted>"))
+      expectNoSecret(error, ["tok-7f3a9c"])
+    }))
 })

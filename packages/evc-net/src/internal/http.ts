@@ -19,6 +19,18 @@ export const excerpt = (body: string, secrets: ReadonlyArray<string>): string | 
 
 /**
  * @internal
+ * Replaces the values of `access_token`, `refresh_token` and `id_token` in a
+ * token endpoint's body (JSON, even cut off or malformed, or form-encoded):
+ * an answer that is not a usable token may still carry one.
+ */
+export const scrubTokenFields = (body: string): string =>
+  body
+    .replace(/("(?:access|refresh|id)_token"\s*:\s*")[^"]*/gi, "$1<redacted>")
+    .replace(/("(?:access|refresh|id)_token"\s*:\s*)(?!["\s])[^,}\s]+/gi, "$1<redacted>")
+    .replace(/\b((?:access|refresh|id)_token=)[^&\s"]*/gi, "$1<redacted>")
+
+/**
+ * @internal
  * `Retry-After` as a duration: delta-seconds or an HTTP-date relative to `now`
  * (RFC 9110 §10.2.3). `undefined` when absent or unreadable.
  */
