@@ -74,6 +74,8 @@ export declare namespace MockEvcNet {
     readonly setLatency: (latency: Latency) => Effect.Effect<void>
     /** The next `count` token or API requests get `fault` instead of their answer. */
     readonly failNext: (target: Target, count: number, fault: Fault) => Effect.Effect<void>
+    /** Drops every fault still queued by `failNext`. */
+    readonly clearFaults: Effect.Effect<void>
     /** Every issued token stops working (the API answers 401 `invalid_token`). */
     readonly revokeAll: Effect.Effect<void>
     /**
@@ -401,6 +403,10 @@ export const make = (options: MockEvcNet.Options = {}): Effect.Effect<MockEvcNet
         Effect.sync(() => {
           for (let i = 0; i < count; i++) faults[target].push(fault)
         }),
+      clearFaults: Effect.sync(() => {
+        faults.token.length = 0
+        faults.api.length = 0
+      }),
       revokeAll: Effect.sync(() => tokens.clear()),
       rateLimit: (value) =>
         Effect.sync(() => {

@@ -212,6 +212,18 @@ POST (\`NetworkError\`, not retried); a hang past \`requestTimeout\` (\`NetworkE
 interruption aborting the request; a redirect from the token endpoint to another origin,
 which is not followed, so the Basic credentials never reach that origin.
 
+## Property-based soak
+
+[\`soak.test.ts\`](../evc-net-testing/test/soak.test.ts) (fast-check through \`effect/FastCheck\`
+and \`it.scoped.prop\`) generates schedules of requests, token-endpoint faults (500, 503,
+429, dropped connections, hangs), API faults, 401s, revocations and lifetime changes
+(15 minutes to 24 hours) over 7 simulated days, and checks: every request succeeds or
+fails with an \`EvcNetError\` within a bound, never a defect or a hang; token requests stay
+under the refresh schedule plus the refusals, the injected faults and the requests; once
+faults stop, a request succeeds after one backoff cap (30 s); no log line of the week
+carries the key, the Basic string or a token. \`npm test\` runs 4 seeded weeks;
+\`npm run soak\` runs 100 (\`EVC_NET_SOAK_RUNS\`, \`EVC_NET_SOAK_SEED\` to vary).
+
 ## Configuration
 
 [\`Credentials.test.ts\`](test/Credentials.test.ts) and
