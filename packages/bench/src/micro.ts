@@ -124,41 +124,31 @@ export const heapOverRequests = async (server: ServerProcess, total: number) => 
   return { start, half, end }
 }
 
+/** Heap after a warm-up, half-way and at the end of `cycles` runs of `cycle`. */
+const heapOver = <E, R>(cycle: Effect.Effect<unknown, E, R>, cycles: number) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 100; i++) yield* cycle
+    const start = heap()
+    for (let i = 0; i < cycles / 2; i++) yield* cycle
+    const half = heap()
+    for (let i = 0; i < cycles / 2; i++) yield* cycle
+    return { start, half, end: heap() }
+  })
+
 /** Heap over `cycles` bare `TestClock.adjust` calls: Effect's own share of the refresh-cycle run. */
-export const heapOverTestClock = async (cycles: number) => {
-  const measured = { start: 0, half: 0, end: 0 }
-  await Effect.runPromise(
-    Effect.gen(function*() {
-      const cycle = TestClock.adjust("1 hour")
-      for (let i = 0; i < 100; i++) yield* cycle
-      measured.start = heap()
-      for (let i = 0; i < cycles / 2; i++) yield* cycle
-      measured.half = heap()
-      for (let i = 0; i < cycles / 2; i++) yield* cycle
-      measured.end = heap()
-    }).pipe(Effect.provide(TestContext.TestContext))
-  )
-  return measured
-}
+export const heapOverTestClock = (cycles: number) =>
+  Effect.runPromise(heapOver(TestClock.adjust("1 hour"), cycles).pipe(Effect.provide(TestContext.TestContext)))
 
 /** Heap over `cycles` token lifetimes under `TestClock`: each one a background refresh. */
-export const heapOverRefreshCycles = async (cycles: number) => {
-  const measured = { start: 0, half: 0, end: 0 }
-  await Effect.runPromise(
+export const heapOverRefreshCycles = (cycles: number) =>
+  Effect.runPromise(
     Effect.gen(function*() {
       const mock = yield* MockEvcNetModule.make({ tokenLifetime: "1 hour" })
       const cache = yield* Effect.provide(TokenCache, yield* Layer.build(inProcessCache(mock)))
       yield* cache.get
-      const cycle = Effect.zipRight(TestClock.adjust("1 hour"), cache.get)
-      for (let i = 0; i < 100; i++) yield* cycle
-      measured.start = heap()
-      for (let i = 0; i < cycles / 2; i++) yield* cycle
-      measured.half = heap()
-      for (let i = 0; i < cycles / 2; i++) yield* cycle
-      measured.end = heap()
+      const measured = yield* heapOver(Effect.zipRight(TestClock.adjust("1 hour"), cache.get), cycles)
       const issued = (yield* mock.counters).tokensIssued
       if (issued < cycles) throw new Error(`expected a refresh per cycle, saw ${issued} tokens for ${cycles} cycles`)
+      return measured
     }).pipe(Effect.scoped, Effect.provide(TestContext.TestContext))
   )
-  return measured
-}

@@ -7,6 +7,9 @@ import { MockEvcNet } from "effect-evc-net-testing"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { execFile, spawn } from "node:child_process"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const BIN = fileURLToPath(new URL("../bin/evc-net.mjs", import.meta.url))
@@ -72,6 +75,17 @@ describe("evc-net", () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ received: { a: [1] } })
     expect(result.stdout).toContain("\n  ") // pretty-printed
     expect(result.stderr).toMatch(/^200 in \d+ ms\n$/)
+  }, 30_000)
+
+  it("--data @file sends the file's JSON", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "evc-net-")), "body.json")
+    writeFileSync(file, "{\"from\": \"file\"}")
+    const result = await run(["request", "POST", "/demo/echo", "--data", `@${file}`], env)
+    expect(result.code).toBe(0)
+    expect(JSON.parse(result.stdout)).toMatchObject({ received: { from: "file" } })
+    const missing = await run(["request", "POST", "/demo/echo", "--data", "@/no/such/file.json"], env)
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain("--data: cannot read /no/such/file.json")
   }, 30_000)
 
   it("a non-2xx answer exits 1 with one line naming the status", async () => {

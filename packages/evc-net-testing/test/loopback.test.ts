@@ -12,6 +12,9 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import type { Server, ServerResponse } from "node:http"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 
 const overLoopback = (options?: MockEvcNet.ServerOptions, apiKey = MockEvcNetModule.DEMO_API_KEY) =>
   Effect.gen(function*() {
@@ -124,4 +127,65 @@ describe("over a real loopback socket", () => {
       expect(error).toMatchObject({ _tag: "TokenResponseError", status: 307 })
       expect((yield* elsewhere.counters).tokenRequests).toBe(0)
     }))
+
+  describe("a token endpoint that misbehaves below HTTP", () => {
+    /** A raw server: `handle` gets each request's response to misuse. */
+    const rawServer = (handle: (response: ServerResponse) => void) =>
+      Effect.acquireRelease(
+        Effect.async<Server>((resume) => {
+          const server = createServer((_request, response) => handle(response))
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+        }),
+        (server) => Effect.sync(() => void server.close())
+      ).pipe(Effect.map((server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}/oauth/v2/token`))
+
+    const fetchFrom = (tokenUrl: string) =>
+      Effect.gen(function*() {
+        const context = yield* Layer.build(
+          EvcNetClient.layerWith({
+            credentials: { apiKey: MockEvcNetModule.DEMO_API_KEY },
+            config: {
+              tokenUrl,
+              apiUrl: "http://127.0.0.1:9/v1",
+              tokenTimeout: "1 second",
+              refresh: { coldAttempts: 1 }
+            }
+          }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+        )
+        return yield* Effect.flip(Context.get(context, EvcNetClient).get("/x"))
+      })
+
+    it.scopedLive("connection refused is a NetworkError (Transport)", () =>
+      Effect.gen(function*() {
+        const error = yield* fetchFrom("http://127.0.0.1:9/oauth/v2/token")
+        expect(error).toMatchObject({ _tag: "NetworkError", reason: "Transport" })
+      }))
+
+    it.scopedLive("a connection reset in the middle of the body is a NetworkError, not a decode error", () =>
+      Effect.gen(function*() {
+        const url = yield* rawServer((response) => {
+          response.writeHead(200, { "content-type": "application/json", "content-length": "200" })
+          response.write("{\"access_token\":\"tok-cut-off")
+          setTimeout(() => response.socket?.destroy(), 20)
+        })
+        const error = yield* fetchFrom(url)
+        expect(error).toMatchObject({ _tag: "NetworkError", reason: "Transport" })
+        for (const text of [String(error), JSON.stringify(error), error.message]) {
+          expect(text).not.toContain("tok-cut-off")
+        }
+      }))
+
+    it.scopedLive("a body that trickles in past tokenTimeout is a NetworkError (Timeout)", () =>
+      Effect.gen(function*() {
+        let timer: ReturnType<typeof setInterval> | undefined
+        const url = yield* rawServer((response) => {
+          response.writeHead(200, { "content-type": "application/json" })
+          timer = setInterval(() => response.write(" "), 100)
+          response.on("close", () => clearInterval(timer))
+        })
+        yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(timer)))
+        const error = yield* fetchFrom(url)
+        expect(error).toMatchObject({ _tag: "NetworkError", reason: "Timeout" })
+      }))
+  })
 })

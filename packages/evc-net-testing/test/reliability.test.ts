@@ -210,7 +210,10 @@ ${table("API")}
 token recovered with one refresh; bad credentials; a connection dropped mid-request on a
 POST (\`NetworkError\`, not retried); a hang past \`requestTimeout\` (\`NetworkError\` Timeout);
 interruption aborting the request; a redirect from the token endpoint to another origin,
-which is not followed, so the Basic credentials never reach that origin.
+which is not followed, so the Basic credentials never reach that origin. Below HTTP, against
+a raw socket server: connection refused (\`NetworkError\` Transport), a connection reset in
+the middle of the token's body (\`NetworkError\` Transport, the partial token nowhere in the
+error) and a body that trickles in past \`tokenTimeout\` (\`NetworkError\` Timeout).
 
 ## Property-based soak
 
