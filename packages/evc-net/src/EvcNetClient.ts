@@ -215,7 +215,7 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
     }
 
     // `requestTimeout`, unless it is infinite: a timeout forks two fibers and a
-    // timer per request, which costs about a fifth of the throughput at
+    // timer per attempt, which costs about a third of the throughput at
     // thousands of requests per second (see packages/bench).
     const withRequestTimeout =
       (onTimeout: () => NetworkError) =>
