@@ -225,10 +225,17 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
           : effect
 
     // One attempt with `token`; timeouts and transport failures become NetworkError.
-    const executeWith = (request: HttpClientRequest.HttpClientRequest, token: AccessToken) =>
+    // With `buffer` the body is read inside the attempt, under the same timeout
+    // (one timer per attempt instead of two for the JSON helpers).
+    const executeWith = (request: HttpClientRequest.HttpClientRequest, token: AccessToken, buffer: boolean) =>
       client.execute(HttpClientRequest.bearerToken(request, token.token)).pipe(
+        Effect.flatMap((response): Effect.Effect<Answer, HttpClientError.ResponseError> =>
+          buffer ? Effect.map(response.text, (body) => ({ response, body })) : Effect.succeed({ response })
+        ),
         Effect.catchIf(
-          (error) => error._tag === "RequestError" && error.reason === "Transport",
+          (error) =>
+            (error._tag === "RequestError" && error.reason === "Transport") ||
+            (error._tag === "ResponseError" && error.reason === "Decode"),
           (error) =>
             Effect.fail(
               new NetworkError({
@@ -255,39 +262,43 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
 
     // Policy 1: a 401 invalidates exactly the token that was sent and the
     // request goes again with a fresh one, at most once per logical request.
-    const authenticated = (request: HttpClientRequest.HttpClientRequest, refreshed: { done: boolean }) =>
+    const authenticated = (
+      request: HttpClientRequest.HttpClientRequest,
+      refreshed: { done: boolean },
+      buffer: boolean
+    ) =>
       Effect.gen(function*() {
         const token = yield* getToken
-        const response = yield* executeWith(request, token)
-        if (response.status !== 401) return response
-        if (refreshed.done) return yield* tokenRefused(response)
+        const answer = yield* executeWith(request, token, buffer)
+        if (answer.response.status !== 401) return answer
+        if (refreshed.done) return yield* tokenRefused(answer)
         refreshed.done = true
-        yield* discard(response)
+        yield* discard(answer)
         yield* cache.invalidate(token)
-        const again = yield* executeWith(request, yield* getToken)
-        return again.status === 401 ? yield* tokenRefused(again) : again
+        const again = yield* executeWith(request, yield* getToken, buffer)
+        return again.response.status === 401 ? yield* tokenRefused(again) : again
       })
 
     // Policies 2 and 3: 429 for any method; 502/503/504 and NetworkError for
     // idempotent methods (or when the caller opts in). Bounded by maxRetries.
-    const send = (request: HttpClientRequest.HttpClientRequest, retryTransient: boolean) =>
+    const send = (request: HttpClientRequest.HttpClientRequest, retryTransient: boolean, buffer: boolean) =>
       Effect.gen(function*() {
         const refreshed = { done: false }
         const mayRetryTransient = retryTransient || IDEMPOTENT_METHODS.has(request.method) ||
           (yield* FiberRef.get(currentRetryNonIdempotent))
-        const attempt = authenticated(request, refreshed).pipe(
-          Effect.flatMap((response) =>
-            response.status === 429 || TRANSIENT_STATUSES.has(response.status)
+        const attempt = authenticated(request, refreshed, buffer).pipe(
+          Effect.flatMap((answer) =>
+            answer.response.status === 429 || TRANSIENT_STATUSES.has(answer.response.status)
               ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
                 Effect.fail(
-                  new Retryable({ response, retryAfter: parseRetryAfter(response.headers["retry-after"], now) })
+                  new Retryable({ answer, retryAfter: parseRetryAfter(answer.response.headers["retry-after"], now) })
                 ))
-              : Effect.succeed(response)
+              : Effect.succeed(answer)
           )
         )
         const retryable = (error: Effect.Effect.Error<typeof attempt>): boolean =>
           error._tag === "Retryable"
-            ? (error.response.status === 429 || mayRetryTransient) &&
+            ? (error.answer.response.status === 429 || mayRetryTransient) &&
               Duration.lessThanOrEqualTo(error.retryAfter ?? Duration.zero, policy.retryAfterCap)
             : error._tag === "NetworkError" && mayRetryTransient
         return yield* attempt.pipe(
@@ -301,10 +312,10 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
             )
           }),
           Effect.catchTags({
-            Retryable: ({ response, retryAfter }) => apiError(request, response, retryAfter),
+            Retryable: ({ answer, retryAfter }) => apiError(request, answer, retryAfter),
             TokenUnavailable: ({ error }) => Effect.fail(error)
           }),
-          Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
+          Effect.tap((answer) => Effect.annotateCurrentSpan("http.response.status_code", answer.response.status)),
           withAuthorizationRedacted,
           Effect.withSpan("EvcNet.request", {
             kind: "client",
@@ -317,17 +328,17 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
 
     const apiError = (
       request: HttpClientRequest.HttpClientRequest,
-      response: HttpClientResponse.HttpClientResponse,
+      answer: Answer,
       retryAfter?: Duration.Duration
     ) =>
       Effect.flatMap(
-        Effect.orElseSucceed(response.text, () => ""),
+        answer.body === undefined ? Effect.orElseSucceed(answer.response.text, () => "") : Effect.succeed(answer.body),
         (body) =>
           Effect.fail(
             new ApiError({
               method: request.method,
               path: pathOf(request),
-              status: response.status,
+              status: answer.response.status,
               bodyExcerpt: excerpt(body, []),
               retryAfter
             })
@@ -336,7 +347,7 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
 
     const httpClient: EvcNetClient.Service["httpClient"] = HttpClient.makeWith(
       (request: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
-        Effect.flatMap(request, (request) => send(request, false)),
+        Effect.flatMap(request, (request) => Effect.map(send(request, false, false), (answer) => answer.response)),
       (request) => Effect.succeed(resolve(request, config.apiUrl))
     )
 
@@ -364,7 +375,7 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
             )
           )
         }
-        const response = yield* send(request, options.retryTransient === true).pipe(
+        const answer = yield* send(request, options.retryTransient === true, true).pipe(
           Effect.catchTag("RequestError", (error) =>
             Effect.fail(
               new RequestEncodeError({ method, path: pathOf(request), description: `${error.reason} request` })
@@ -379,28 +390,12 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
               })
             ))
         )
-        if (response.status < 200 || response.status >= 300) {
-          return yield* apiError(request, response)
+        const status = answer.response.status
+        if (status < 200 || status >= 300) {
+          return yield* apiError(request, answer)
         }
-        const body = yield* response.text.pipe(
-          Effect.mapError((error) =>
-            new NetworkError({
-              method,
-              url: config.apiUrl + pathOf(request),
-              reason: "Transport",
-              cause: error.cause
-            })
-          ),
-          withRequestTimeout(() =>
-            new NetworkError({
-              method,
-              url: config.apiUrl + pathOf(request),
-              reason: "Timeout",
-              timeout: config.requestTimeout
-            })
-          )
-        )
-        return yield* decodeBody(body, options.schema, { method, path: pathOf(request), status: response.status })
+        const body = answer.body ?? ""
+        return yield* decodeBody(body, options.schema, { method, path: pathOf(request), status })
       })
 
     return EvcNetClient.of({
@@ -460,11 +455,15 @@ export const layerAs = <I>(
 class TokenUnavailable extends Data.TaggedError("TokenUnavailable")<{ readonly error: TokenCache.GetError }> {}
 
 /** A response the retry policy may retry (429, 502, 503, 504). */
-class Retryable extends Schema.TaggedError<Retryable>()("Retryable", {
-  response: Schema.Any,
-  retryAfter: Schema.optional(Schema.DurationFromSelf)
-}) {
-  declare readonly response: HttpClientResponse.HttpClientResponse
+class Retryable extends Data.TaggedError("Retryable")<{
+  readonly answer: Answer
+  readonly retryAfter?: Duration.Duration | undefined
+}> {}
+
+/** A response, with its body when the attempt read it. */
+interface Answer {
+  readonly response: HttpClientResponse.HttpClientResponse
+  readonly body?: string
 }
 
 /** Relative paths resolve against `apiUrl`: `"/chargers"` and `"chargers"` alike. */
@@ -486,7 +485,7 @@ const retrySchedule = (policy: EvcNetConfig.RetryPolicy) =>
     ),
     Schedule.intersect(Schedule.recurs(policy.maxRetries)),
     Schedule.modifyDelay(([[error]], delay) =>
-      error._tag === "Retryable" && error.response.status === 429
+      error._tag === "Retryable" && error.answer.response.status === 429
         ? error.retryAfter ?? policy.retryAfterDefault
         : error._tag === "Retryable" && error.retryAfter !== undefined
         ? Duration.max(delay, error.retryAfter)
@@ -494,13 +493,14 @@ const retrySchedule = (policy: EvcNetConfig.RetryPolicy) =>
     )
   )
 
-const discard = (response: HttpClientResponse.HttpClientResponse) => Effect.ignore(response.text)
+const discard = (answer: Answer) => answer.body === undefined ? Effect.ignore(answer.response.text) : Effect.void
 
 /** A 401 after the one refresh: the API refuses fresh tokens. */
-const tokenRefused = (response: HttpClientResponse.HttpClientResponse) => {
+const tokenRefused = (answer: Answer) => {
+  const { response } = answer
   const challenge = parseChallenge(response.headers["www-authenticate"])
   return Effect.zipRight(
-    discard(response),
+    discard(answer),
     Effect.fail(
       new TokenExpiredError({
         status: response.status,
