@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import { EvcNetClient } from "effect-evc-net"
 import { EvcNetTest, MockEvcNet } from "effect-evc-net-testing"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -89,8 +90,8 @@ const runRow = (row: Row): Effect.Effect<Observed> => {
       EvcNetTest.layer({ accounts: [{ apiKey: API_KEY }] }),
       scope
     ).pipe(Effect.orDie)
-    const mock = context.unsafeMap.get(MockEvcNet.key) as MockEvcNet.Service
-    const evc = context.unsafeMap.get(EvcNetClient.key) as EvcNetClient.Service
+    const mock = Context.get(context, MockEvcNet)
+    const evc = Context.get(context, EvcNetClient)
     yield* row.arrange(mock)
     const fiber = yield* Effect.fork(
       row.wrongSchema === true

@@ -217,12 +217,11 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
     // `requestTimeout`, unless it is infinite: a timeout forks two fibers and a
     // timer per attempt, which costs about a third of the throughput at
     // thousands of requests per second (see packages/bench).
+    const timeoutIsFinite = Duration.isFinite(config.requestTimeout)
     const withRequestTimeout =
       (onTimeout: () => NetworkError) =>
       <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | NetworkError, R> =>
-        Duration.isFinite(config.requestTimeout)
-          ? Effect.timeoutFail(effect, { duration: config.requestTimeout, onTimeout })
-          : effect
+        timeoutIsFinite ? Effect.timeoutFail(effect, { duration: config.requestTimeout, onTimeout }) : effect
 
     // One attempt with `token`; timeouts and transport failures become NetworkError.
     // With `buffer` the body is read inside the attempt, under the same timeout
