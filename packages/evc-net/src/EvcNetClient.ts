@@ -26,6 +26,7 @@ import { Credentials } from "./Credentials.js"
 import { EvcNetConfig } from "./EvcNetConfig.js"
 import type { EvcNetError } from "./EvcNetError.js"
 import { ApiDecodeError, ApiError, NetworkError, RequestEncodeError, TokenExpiredError } from "./EvcNetError.js"
+import * as Deadlines from "./internal/deadlines.js"
 import { excerpt, parseJson, parseRetryAfter, withAuthorizationRedacted } from "./internal/http.js"
 import { TokenCache } from "./TokenCache.js"
 
@@ -214,14 +215,14 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
       return path.split(/[?#]/)[0]
     }
 
-    // `requestTimeout`, unless it is infinite: a timeout forks two fibers and a
-    // timer per attempt, which costs about a third of the throughput at
-    // thousands of requests per second (see packages/bench).
-    const timeoutIsFinite = Duration.isFinite(config.requestTimeout)
+    // `requestTimeout`, unless it is infinite. All attempts share one timer
+    // (internal/deadlines.ts): `Effect.timeoutFail` forks two fibers and sets a
+    // timer per attempt, which cost a third of the throughput (see packages/bench).
+    const deadlines = Duration.isFinite(config.requestTimeout) ? yield* Deadlines.make(config.requestTimeout) : undefined
     const withRequestTimeout =
       (onTimeout: () => NetworkError) =>
       <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | NetworkError, R> =>
-        timeoutIsFinite ? Effect.timeoutFail(effect, { duration: config.requestTimeout, onTimeout }) : effect
+        deadlines === undefined ? effect : deadlines.timeoutFail(effect, onTimeout)
 
     // One attempt with `token`; timeouts and transport failures become NetworkError.
     // With `buffer` the body is read inside the attempt, under the same timeout
