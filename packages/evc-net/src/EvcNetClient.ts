@@ -218,7 +218,9 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
     // `requestTimeout`, unless it is infinite. All attempts share one timer
     // (internal/deadlines.ts): `Effect.timeoutFail` forks two fibers and sets a
     // timer per attempt, which cost a third of the throughput (see packages/bench).
-    const deadlines = Duration.isFinite(config.requestTimeout) ? yield* Deadlines.make(config.requestTimeout) : undefined
+    const deadlines = Duration.isFinite(config.requestTimeout)
+      ? yield* Deadlines.make(config.requestTimeout)
+      : undefined
     const withRequestTimeout =
       (onTimeout: () => NetworkError) =>
       <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | NetworkError, R> =>

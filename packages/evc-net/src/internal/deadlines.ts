@@ -100,7 +100,14 @@ const unsafeMake = (duration: Duration.Duration, clock: Clock.Clock, runtime: Ru
   }
 
   const enter = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Entry => {
-    const entry: Entry = { deadline: now() + millis, fiber, timedOut: false, listed: true, prev: undefined, next: undefined }
+    const entry: Entry = {
+      deadline: now() + millis,
+      fiber,
+      timedOut: false,
+      listed: true,
+      prev: undefined,
+      next: undefined
+    }
     // kept in deadline order; a new deadline is normally the latest, so this scan stops at once
     let after = tail
     while (after !== undefined && after.deadline > entry.deadline) after = after.prev
