@@ -15,6 +15,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
 import * as Layer from "effect/Layer"
@@ -262,16 +263,24 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
     // failure for a while): retrying it again here would only multiply requests.
     const getToken = Effect.mapError(cache.get, (error) => new TokenUnavailable({ error }))
 
+    // One attempt: a token, then the request with it.
+    const attemptOnce = (request: HttpClientRequest.HttpClientRequest, buffer: boolean) =>
+      Effect.flatMap(
+        getToken,
+        (token) => Effect.map(executeWith(request, token, buffer), (answer): Sent => ({ token, answer }))
+      )
+
     // Policy 1: a 401 invalidates exactly the token that was sent and the
     // request goes again with a fresh one, at most once per logical request.
+    // `sent` is the outcome of the attempt, already made.
     const authenticated = (
       request: HttpClientRequest.HttpClientRequest,
       refreshed: { done: boolean },
-      buffer: boolean
+      buffer: boolean,
+      sent: Effect.Effect<Sent, TokenUnavailable | NetworkError | HttpClientError.HttpClientError>
     ) =>
       Effect.gen(function*() {
-        const token = yield* getToken
-        const answer = yield* executeWith(request, token, buffer)
+        const { answer, token } = yield* sent
         if (answer.response.status !== 401) return answer
         if (refreshed.done) return yield* tokenRefused(answer)
         refreshed.done = true
@@ -283,12 +292,23 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
 
     // Policies 2 and 3: 429 for any method; 502/503/504 and NetworkError for
     // idempotent methods (or when the caller opts in). Bounded by maxRetries.
-    const send = (request: HttpClientRequest.HttpClientRequest, retryTransient: boolean, buffer: boolean) =>
+    // `first` is the outcome of the first attempt, which `send` has made.
+    const withPolicies = (
+      request: HttpClientRequest.HttpClientRequest,
+      retryTransient: boolean,
+      buffer: boolean,
+      first: Exit.Exit<Sent, TokenUnavailable | NetworkError | HttpClientError.HttpClientError>
+    ) =>
       Effect.gen(function*() {
         const refreshed = { done: false }
         const mayRetryTransient = retryTransient || IDEMPOTENT_METHODS.has(request.method) ||
           (yield* FiberRef.get(currentRetryNonIdempotent))
-        const attempt = authenticated(request, refreshed, buffer).pipe(
+        let pending: typeof first | undefined = first
+        const attempt = Effect.suspend(() => {
+          const sent = pending ?? attemptOnce(request, buffer)
+          pending = undefined
+          return authenticated(request, refreshed, buffer, sent)
+        }).pipe(
           Effect.flatMap((answer) =>
             answer.response.status === 429 || TRANSIENT_STATUSES.has(answer.response.status)
               ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -304,29 +324,46 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
               Duration.lessThanOrEqualTo(error.retryAfter ?? Duration.zero, policy.retryAfterCap)
             : error._tag === "NetworkError" && mayRetryTransient
         return yield* attempt.pipe(
-          // the schedule is built only once a retry is due, so the common path pays nothing for it;
-          // the first failure is replayed into it so that it sets the first delay
-          Effect.catchIf(retryable, (first) => {
+          // the schedule is built only once a retry is due; the first failure is
+          // replayed into it so that it sets the first delay
+          Effect.catchIf(retryable, (failure) => {
             let replay = true
             return Effect.retry(
-              Effect.suspend(() => replay ? (replay = false, Effect.fail(first)) : attempt),
+              Effect.suspend(() => replay ? (replay = false, Effect.fail(failure)) : attempt),
               { schedule: retrySchedule(policy), while: retryable }
             )
           }),
           Effect.catchTags({
             Retryable: ({ answer, retryAfter }) => apiError(request, answer, retryAfter),
             TokenUnavailable: ({ error }) => Effect.fail(error)
-          }),
-          Effect.tap((answer) => Effect.annotateCurrentSpan("http.response.status_code", answer.response.status)),
-          withAuthorizationRedacted,
-          Effect.withSpan("EvcNet.request", {
-            kind: "client",
-            // the caller's own span has the interesting call site; capturing one here costs ~10 % throughput
-            captureStackTrace: false,
-            attributes: { "http.request.method": request.method, "url.path": pathOf(request) }
           })
         )
       })
+
+    // A logical request. Most end with their first attempt answered by
+    // something no policy acts on; they take the short way, and only the rest
+    // pay for the policies (which start from that first outcome, not again).
+    const send = (request: HttpClientRequest.HttpClientRequest, retryTransient: boolean, buffer: boolean) =>
+      attemptOnce(request, buffer).pipe(
+        Effect.matchEffect({
+          onSuccess: (sent) =>
+            needsPolicy(sent.answer.response.status)
+              ? withPolicies(request, retryTransient, buffer, Exit.succeed(sent))
+              : Effect.succeed(sent.answer),
+          onFailure: (error) =>
+            error._tag === "TokenUnavailable"
+              ? Effect.fail(error.error)
+              : withPolicies(request, retryTransient, buffer, Exit.fail(error))
+        }),
+        Effect.tap((answer) => Effect.annotateCurrentSpan("http.response.status_code", answer.response.status)),
+        withAuthorizationRedacted,
+        Effect.withSpan("EvcNet.request", {
+          kind: "client",
+          // the caller's own span has the interesting call site; capturing one here costs ~10 % throughput
+          captureStackTrace: false,
+          attributes: { "http.request.method": request.method, "url.path": pathOf(request) }
+        })
+      )
 
     const apiError = (
       request: HttpClientRequest.HttpClientRequest,
@@ -461,6 +498,15 @@ class Retryable extends Data.TaggedError("Retryable")<{
   readonly answer: Answer
   readonly retryAfter?: Duration.Duration | undefined
 }> {}
+
+/** Statuses a policy acts on: 401 (refresh once), 429 and the transient ones (retry). */
+const needsPolicy = (status: number): boolean => status === 401 || status === 429 || TRANSIENT_STATUSES.has(status)
+
+/** An attempt's answer and the token it was sent with. */
+interface Sent {
+  readonly token: AccessToken
+  readonly answer: Answer
+}
 
 /** A response, with its body when the attempt read it. */
 interface Answer {
