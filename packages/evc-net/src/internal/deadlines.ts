@@ -30,6 +30,8 @@ export interface Deadlines {
     effect: Effect.Effect<A, E, R>,
     onTimeout: () => E1
   ) => Effect.Effect<A, E | E1, R>
+  /** For tests: deadlines being watched, and whether a timer is set. */
+  readonly unsafeState: () => { readonly watched: number; readonly timerSet: boolean }
 }
 
 interface Entry {
@@ -143,5 +145,11 @@ const unsafeMake = (duration: Duration.Duration, clock: Clock.Clock, runtime: Ru
       })
     )
 
-  return { timeoutFail }
+  const unsafeState = () => {
+    let watched = 0
+    for (let entry = head; entry !== undefined; entry = entry.next) watched++
+    return { watched, timerSet: timer !== undefined }
+  }
+
+  return { timeoutFail, unsafeState }
 }
