@@ -70,9 +70,12 @@ const rawFetch: Contender = {
   }
 }
 
-/** `@effect/platform` HttpClient with a static bearer header: our substrate's floor. */
-const platformStatic: Contender = {
-  name: "@effect/platform HttpClient, static token (floor)",
+/**
+ * `@effect/platform` HttpClient with a static bearer header: our substrate's floor.
+ * `tracing: false` runs it under `Effect.withTracerEnabled(false)`.
+ */
+const platform = (name: string, tracing: boolean): Contender => ({
+  name,
   floor: true,
   make: async (server) => {
     const { token } = await fetchToken(server)
@@ -85,15 +88,20 @@ const platformStatic: Contender = {
           HttpClientRequest.acceptJson
         )
       ).pipe(Effect.flatMap((response) => Effect.as(response.json, response.status)), Effect.scoped)).pipe(
-        Effect.orElseSucceed(() => 0)
+        Effect.orElseSucceed(() => 0),
+        Effect.withTracerEnabled(tracing)
       )
     await runtime.runPromise(Effect.void)
     return { request: () => runtime.runPromise(get), close: () => runtime.dispose() }
   }
-}
+})
+
+const platformStatic = platform("@effect/platform HttpClient, static token (floor)", true)
+/** The floor without its `http.client` span, to compare with ours without spans. */
+const platformUntraced = platform("@effect/platform floor, tracing off", false)
 
 /** effect-evc-net's `EvcNetClient`, with default policies unless `config` says otherwise. */
-const evcNet = (name: string, config: EvcNetConfig.Options = {}): Contender => ({
+const evcNet = (name: string, config: EvcNetConfig.Options = {}, tracing = true): Contender => ({
   name,
   floor: false,
   make: async (server) => {
@@ -105,7 +113,8 @@ const evcNet = (name: string, config: EvcNetConfig.Options = {}): Contender => (
     )
     const get = Effect.flatMap(EvcNetClient, (evc) => evc.get(PATH)).pipe(
       Effect.as(200),
-      Effect.catchAll((error) => Effect.succeed("status" in error ? error.status : 0))
+      Effect.catchAll((error) => Effect.succeed("status" in error ? error.status : 0)),
+      Effect.withTracerEnabled(tracing)
     )
     await runtime.runPromise(Effect.void)
     return { request: () => runtime.runPromise(get), close: () => runtime.dispose() }
@@ -116,6 +125,9 @@ const ours = evcNet("effect-evc-net EvcNetClient (ours)")
 
 /** Ours without the per-attempt timeout, to show what the timeout costs. */
 const oursNoTimeout = evcNet("ours, requestTimeout: Duration.infinity", { requestTimeout: Duration.infinity })
+
+/** Ours without spans (`Effect.withTracerEnabled(false)`), to set beside the floor without its span. */
+const oursUntraced = evcNet("ours, tracing off", {}, false)
 
 /** `@badgateway/oauth2-client`'s `OAuth2Fetch` with the client-credentials grant. */
 const badgateway: Contender = {
@@ -187,7 +199,8 @@ const naive: Contender = {
 
 export const all: ReadonlyArray<Contender> = [rawFetch, platformStatic, ours, badgateway, openidClient, naive]
 /** Variants of ours measured for throughput only. */
-export const variants: ReadonlyArray<Contender> = [oursNoTimeout]
+export const variants: ReadonlyArray<Contender> = [oursNoTimeout, platformUntraced, oursUntraced]
 export const OURS = ours.name
 export const RAW_FLOOR = rawFetch.name
 export const PLATFORM_FLOOR = platformStatic.name
+export const PLATFORM_UNTRACED = platformUntraced.name
