@@ -25,6 +25,7 @@ const settings = quick
     rounds: 3,
     roundMillis: 400,
     throughputConcurrency: 32,
+    cpuMillis: 300,
     crossingMillis: 3_000,
     hotPathOps: 100_000,
     memoryRequests: 10_000,
@@ -35,6 +36,7 @@ const settings = quick
     rounds: 7,
     roundMillis: 2_000,
     throughputConcurrency: 32,
+    cpuMillis: 1_000,
     crossingMillis: 6_000,
     hotPathOps: 2_000_000,
     memoryRequests: 100_000,
@@ -121,6 +123,19 @@ const throughput = async (server: ServerProcess): Promise<Table> => {
   }
 }
 
+const clientCpu = async (): Promise<Table> => {
+  const results = await Micro.clientCpu(settings.rounds, settings.cpuMillis)
+  const floor = results[0].microsPerRequest
+  return {
+    title: "2b. Where the time goes: client CPU per request, in process",
+    note: `An HttpClient that answers on the next event-loop turn, no socket; median of ${settings.rounds} ` +
+      `interleaved rounds of ${settings.cpuMillis} ms at concurrency 32. The floor with one thing added, ` +
+      "ours with one thing taken away.",
+    columns: ["client", "µs per request", "× floor throughput"],
+    rows: results.map((r) => [r.name, r.microsPerRequest.toFixed(1), (floor / r.microsPerRequest).toFixed(2)])
+  }
+}
+
 // 3 ---------------------------------------------------------------------------
 const expiryCrossing = async (server: ServerProcess): Promise<Table> => {
   const rows: Table["rows"] = []
@@ -204,7 +219,7 @@ const main = async () => {
   const server = await Server.start()
   const tables: Array<Table> = []
   try {
-    for (const scenario of [coldStart, throughput, expiryCrossing, () => hotPath(), memory]) {
+    for (const scenario of [coldStart, throughput, () => clientCpu(), expiryCrossing, () => hotPath(), memory]) {
       const table = await scenario(server)
       tables.push(table)
       console.log(formatTable(table))

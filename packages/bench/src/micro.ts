@@ -4,10 +4,14 @@
  */
 import { OAuth2Client, OAuth2Fetch } from "@badgateway/oauth2-client"
 import * as HttpClient from "@effect/platform/HttpClient"
-import { Credentials, EvcNetConfig, TokenCache } from "effect-evc-net"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import { Credentials, EvcNetClient, EvcNetConfig, TokenCache } from "effect-evc-net"
 import type { MockEvcNet } from "effect-evc-net-testing"
 import { EvcNetTest, MockEvcNetModule } from "effect-evc-net-testing"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as TestClock from "effect/TestClock"
@@ -101,6 +105,97 @@ export const hotPath = async (ops: number, rounds: number): Promise<ReadonlyArra
   }
   await runtime.dispose()
   return candidates.map((c, i) => ({ name: c.name, floor: c.floor, opsPerSecond: median(samples[i]) }))
+}
+
+/**
+ * An `HttpClient` that answers every request on the next turn of the event
+ * loop, without a socket: what is left is the client's own CPU per request.
+ */
+const instantHttpClient = HttpClient.make((request) =>
+  Effect.async<HttpClientResponse.HttpClientResponse>((resume) => {
+    const body = request.url.endsWith("/oauth/v2/token")
+      ? JSON.stringify({ access_token: "t", token_type: "Bearer", expires_in: 3600 })
+      : JSON.stringify({ id: "1", name: "demo" })
+    const timer = setImmediate(() =>
+      resume(Effect.succeed(HttpClientResponse.fromWeb(
+        request,
+        new Response(body, { status: 200, headers: { "content-type": "application/json" } })
+      )))
+    )
+    return Effect.sync(() => clearImmediate(timer))
+  })
+)
+
+interface CpuResult {
+  readonly name: string
+  readonly microsPerRequest: number
+}
+
+/**
+ * Client CPU per request, in process: the platform floor with one thing added
+ * at a time (a span, a forked fiber, no span) beside ours with one thing taken
+ * away at a time. Interleaved rounds at concurrency 32; medians.
+ */
+export const clientCpu = async (rounds: number, millis: number): Promise<ReadonlyArray<CpuResult>> => {
+  const apiUrl = "http://127.0.0.1/api"
+  const clientLayer = Layer.succeed(HttpClient.HttpClient, instantHttpClient)
+  const platform = ManagedRuntime.make(clientLayer)
+  const floorGet = Effect.flatMap(HttpClient.HttpClient, (client) =>
+    client.execute(
+      HttpClientRequest.get(`${apiUrl}${Contenders.PATH}`).pipe(
+        HttpClientRequest.bearerToken("t"),
+        HttpClientRequest.acceptJson
+      )
+    ).pipe(Effect.flatMap((response) => response.json), Effect.scoped))
+  const ours = (config: EvcNetConfig.Options) =>
+    ManagedRuntime.make(
+      EvcNetClient.layerWith({
+        credentials: { apiKey: "k" },
+        config: { ...config, tokenUrl: "http://127.0.0.1/oauth/v2/token", apiUrl }
+      }).pipe(Layer.provide(clientLayer))
+    )
+  const oursDefault = ours({})
+  const oursNoTimeout = ours({ requestTimeout: Duration.infinity })
+  const oursGet = Effect.flatMap(EvcNetClient, (evc) => evc.get(Contenders.PATH))
+  const untraced = Effect.withTracerEnabled(false)
+  const candidates: Array<{ name: string; run: () => Promise<unknown> }> = [
+    { name: "@effect/platform HttpClient, static token (floor)", run: () => platform.runPromise(floorGet) },
+    {
+      name: "floor inside one more span (Effect.withSpan)",
+      run: () => platform.runPromise(Effect.withSpan(floorGet, "outer", { captureStackTrace: false }))
+    },
+    {
+      name: "floor in a forked fiber (Effect.forkDaemon, Fiber.await)",
+      run: () =>
+        platform.runPromise(Effect.flatMap(Effect.forkDaemon(floorGet), (fiber) => Effect.flatten(Fiber.await(fiber))))
+    },
+    { name: "floor, tracing off", run: () => platform.runPromise(untraced(floorGet)) },
+    { name: "effect-evc-net EvcNetClient (ours)", run: () => oursDefault.runPromise(oursGet) },
+    { name: "ours, requestTimeout: Duration.infinity", run: () => oursNoTimeout.runPromise(oursGet) },
+    { name: "ours, tracing off", run: () => oursDefault.runPromise(untraced(oursGet)) },
+    { name: "ours, tracing off and no timeout", run: () => oursNoTimeout.runPromise(untraced(oursGet)) }
+  ]
+  const perRequest = async (run: () => Promise<unknown>, ms: number) => {
+    let count = 0
+    const start = performance.now()
+    const end = start + ms
+    await Promise.all(Array.from({ length: 32 }, async () => {
+      while (performance.now() < end) {
+        await run()
+        count++
+      }
+    }))
+    return (performance.now() - start) * 1000 / count
+  }
+  for (const candidate of candidates) await perRequest(candidate.run, 200) // warm-up
+  const samples = candidates.map((): Array<number> => [])
+  for (let round = 0; round < rounds; round++) {
+    const order = candidates.map((_, i) => i)
+    if (round % 2 === 1) order.reverse()
+    for (const i of order) samples[i].push(await perRequest(candidates[i].run, millis))
+  }
+  await Promise.all([platform.dispose(), oursDefault.dispose(), oursNoTimeout.dispose()])
+  return candidates.map((c, i) => ({ name: c.name, microsPerRequest: median(samples[i]) }))
 }
 
 /** Heap after a full GC: after a warm-up, half-way and at the end of `total` requests through ours. */

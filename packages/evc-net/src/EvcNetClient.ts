@@ -216,9 +216,9 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
       return path.split(/[?#]/)[0]
     }
 
-    // `requestTimeout`, unless it is infinite. All attempts share one timer
-    // (internal/deadlines.ts): `Effect.timeoutFail` forks two fibers and sets a
-    // timer per attempt, which cost a third of the throughput (see packages/bench).
+    // `requestTimeout`, unless it is infinite. Each attempt runs in a fiber of
+    // its own and all share one timer (internal/deadlines.ts); `Effect.timeoutFail`
+    // forks two fibers and sets a timer per attempt.
     const deadlines = Duration.isFinite(config.requestTimeout)
       ? yield* Deadlines.make(config.requestTimeout)
       : undefined

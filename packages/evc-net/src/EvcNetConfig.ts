@@ -65,9 +65,10 @@ export declare namespace EvcNetConfig {
     /** Timeout of one token request, body included. */
     readonly tokenTimeout: Duration.Duration
     /**
-     * Timeout of one API request attempt, body included. `Duration.infinity`
-     * turns it off (saving two fibers and a timer per request) for programs
-     * that rely on their HTTP client's own timeouts.
+     * Timeout of one API request attempt, body included for the JSON helpers
+     * (`httpClient` callers read the body themselves). `Duration.infinity` turns
+     * it off, saving the one fiber each attempt runs in, for programs that rely
+     * on their HTTP client's own timeouts.
      */
     readonly requestTimeout: Duration.Duration
     readonly refresh: RefreshPolicy

@@ -131,10 +131,13 @@ const unsafeMake = (duration: Duration.Duration, clock: Clock.Clock, runtime: Ru
       Effect.flatMap(Effect.forkDaemon(restore(effect)), (fiber) => {
         const entry = enter(fiber as Fiber.RuntimeFiber<unknown, unknown>)
         return Effect.flatMap(
-          Effect.onInterrupt(restore(Fiber.await(fiber)), () => {
-            unlink(entry)
-            return Fiber.interrupt(fiber)
-          }),
+          restore(Effect.async<Exit.Exit<A, E>>((resume) => {
+            fiber.addObserver((exit) => resume(Effect.succeed(exit)))
+            return Effect.suspend(() => {
+              unlink(entry)
+              return Fiber.interrupt(fiber)
+            })
+          })),
           (exit): Effect.Effect<A, E | E1> => {
             unlink(entry)
             return entry.timedOut && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
