@@ -400,16 +400,16 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
       path: string,
       options: EvcNetClient.BodyRequestOptions<A, I, R> = {}
     ): Effect.Effect<A, EvcNetError, R> =>
-      Effect.gen(function*() {
-        let request = resolve(
+      Effect.suspend(() => {
+        const request = resolve(
           HttpClientRequest.make(method)(path, {
             ...(options.urlParams === undefined ? {} : { urlParams: options.urlParams }),
             ...(options.headers === undefined ? {} : { headers: options.headers })
           }),
           config.apiUrl
         )
-        if (hasBody && options.body !== undefined) {
-          request = yield* HttpClientRequest.bodyJson(request, options.body).pipe(
+        const encoded = hasBody && options.body !== undefined
+          ? HttpClientRequest.bodyJson(request, options.body).pipe(
             Effect.mapError((error) =>
               new RequestEncodeError({
                 method,
@@ -418,28 +418,31 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
               })
             )
           )
-        }
-        const answer = yield* send(request, options.retryTransient === true, true).pipe(
-          Effect.catchTag("RequestError", (error) =>
-            Effect.fail(
-              new RequestEncodeError({ method, path: pathOf(request), description: `${error.reason} request` })
-            )),
-          Effect.catchTag("ResponseError", (error) =>
-            Effect.fail(
-              new NetworkError({
-                method,
-                url: config.apiUrl + pathOf(request),
-                reason: "Transport",
-                cause: error.cause
-              })
-            ))
-        )
-        const status = answer.response.status
-        if (status < 200 || status >= 300) {
-          return yield* apiError(request, answer)
-        }
-        const body = answer.body ?? ""
-        return yield* decodeBody(body, options.schema, { method, path: pathOf(request), status })
+          : Effect.succeed(request)
+        return Effect.flatMap(encoded, (request) =>
+          send(request, options.retryTransient === true, true).pipe(
+            Effect.catchTags({
+              RequestError: (error) =>
+                Effect.fail(
+                  new RequestEncodeError({ method, path: pathOf(request), description: `${error.reason} request` })
+                ),
+              ResponseError: (error) =>
+                Effect.fail(
+                  new NetworkError({
+                    method,
+                    url: config.apiUrl + pathOf(request),
+                    reason: "Transport",
+                    cause: error.cause
+                  })
+                )
+            }),
+            Effect.flatMap((answer): Effect.Effect<A, EvcNetError, R> => {
+              const status = answer.response.status
+              return status < 200 || status >= 300
+                ? apiError(request, answer)
+                : decodeBody(answer.body ?? "", options.schema, { method, path: pathOf(request), status })
+            })
+          ))
       })
 
     return EvcNetClient.of({
