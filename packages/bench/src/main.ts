@@ -23,13 +23,13 @@ const settings = quick
   ? {
     coldStart: [1_000],
     rounds: 3,
-    roundMillis: 400,
+    roundMillis: 300,
     throughputConcurrency: 32,
-    cpuMillis: 300,
-    crossingMillis: 3_000,
+    cpuMillis: 200,
+    crossingMillis: 2_000,
     hotPathOps: 100_000,
-    memoryRequests: 10_000,
-    refreshCycles: 500
+    memoryRequests: 5_000,
+    refreshCycles: 200
   }
   : {
     coldStart: [1_000, 10_000],
@@ -220,9 +220,11 @@ const main = async () => {
   const tables: Array<Table> = []
   try {
     for (const scenario of [coldStart, throughput, () => clientCpu(), expiryCrossing, () => hotPath(), memory]) {
+      const start = performance.now()
       const table = await scenario(server)
       tables.push(table)
       console.log(formatTable(table))
+      console.error(`(${((performance.now() - start) / 1000).toFixed(1)} s)\n`)
     }
   } finally {
     server.stop()
