@@ -133,8 +133,8 @@ interface CpuResult {
 
 /**
  * Client CPU per request, in process: the platform floor with one thing added
- * at a time (a span, a forked fiber, no span) beside ours with one thing taken
- * away at a time. Interleaved rounds at concurrency 32; medians.
+ * at a time (a span, a forked fiber, `Effect.timeoutFail`, no span) beside ours
+ * with one thing taken away at a time. Interleaved rounds at concurrency 32; medians.
  */
 export const clientCpu = async (rounds: number, millis: number): Promise<ReadonlyArray<CpuResult>> => {
   const apiUrl = "http://127.0.0.1/api"
@@ -168,6 +168,12 @@ export const clientCpu = async (rounds: number, millis: number): Promise<Readonl
       name: "floor in a forked fiber (Effect.forkDaemon, Fiber.await)",
       run: () =>
         platform.runPromise(Effect.flatMap(Effect.forkDaemon(floorGet), (fiber) => Effect.flatten(Fiber.await(fiber))))
+    },
+    {
+      // what ours used before its shared timer: two fibers and a timer per call
+      name: "floor under Effect.timeoutFail (30 s)",
+      run: () =>
+        platform.runPromise(Effect.timeoutFail(floorGet, { duration: "30 seconds", onTimeout: () => "timed out" }))
     },
     { name: "floor, tracing off", run: () => platform.runPromise(untraced(floorGet)) },
     { name: "effect-evc-net EvcNetClient (ours)", run: () => oursDefault.runPromise(oursGet) },
