@@ -334,12 +334,17 @@ describe("EvcNetClient", () => {
       "each request runs in a span with method, path and status; Authorization is redacted in every span, with %s",
       ([, redacted]) =>
         Effect.gen(function*() {
-          const spans: Array<{ name: string; attributes: Map<string, unknown> }> = []
+          const spans: Array<{ name: string; spanId: string; parentId?: string; attributes: Map<string, unknown> }> = []
           const tracer = Tracer.make({
             span: (name, parent, context, links, startTime, kind) => {
               const span = Tracer.externalSpan({ spanId: `${spans.length}`, traceId: "t" })
               const attributes = new Map<string, unknown>()
-              spans.push({ name, attributes })
+              spans.push({
+                name,
+                spanId: span.spanId,
+                ...(parent._tag === "Some" ? { parentId: parent.value.spanId } : {}),
+                attributes
+              })
               return {
                 ...span,
                 _tag: "Span",
@@ -372,6 +377,10 @@ describe("EvcNetClient", () => {
           expect(request?.attributes.get("http.response.status_code")).toBe(200)
           const httpSpans = spans.filter((span) => span.attributes.has("http.request.header.authorization"))
           expect(httpSpans.length).toBeGreaterThanOrEqual(3) // token, 401, retry
+          // both API attempts (the 401 and the retry) are children of the request's span,
+          // though each runs in a fiber of its own for its timeout
+          const attempts = httpSpans.filter((span) => span.attributes.get("url.path") === "/v1/chargers/CP-1")
+          expect(attempts.map((span) => span.parentId)).toEqual([request?.spanId, request?.spanId])
           for (const span of spans) {
             for (const value of span.attributes.values()) expectNoSecret(String(value), secrets(2))
           }
