@@ -12,14 +12,15 @@ import * as Runtime from "effect/Runtime"
  * A timeout for many concurrent effects that shares one timer among them.
  *
  * `Effect.timeoutFail` races every effect against its own sleeping fiber: two
- * forked fibers, a timer set and cleared, and a join of fiber refs, per call.
- * At thousands of requests per second that was a third of the client's
- * throughput. Here each effect runs in one forked fiber and is entered, with
+ * forked fibers, a timer set and cleared, and a join of fiber refs, per call
+ * (packages/bench, table 2b: about three times what one forked fiber costs).
+ * Here each effect runs in one forked fiber and is entered, with
  * its deadline, in a list ordered by deadline; a single sleeping fiber wakes at
  * the earliest deadline, interrupts whatever is past its deadline, and sleeps
  * until the next. With a constant duration and a clock that only moves forward,
  * a new deadline is never earlier than those already listed, so entering one is
- * O(1) and the timer is re-planned only when the list was empty.
+ * O(1) and the timer is set only when the list was empty (or the clock went
+ * back) and after it fires.
  *
  * Time is the `clock` given (the layer's, so `TestClock` drives it in tests). A
  * timeout fires at its deadline, never before; should the clock be set back,
