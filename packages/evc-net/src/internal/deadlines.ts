@@ -13,7 +13,7 @@ import * as Runtime from "effect/Runtime"
  *
  * `Effect.timeoutFail` races every effect against its own sleeping fiber: two
  * forked fibers, a timer set and cleared, and a join of fiber refs, per call
- * (packages/bench, table 2b: about three times what one forked fiber costs).
+ * (packages/bench, table 2b: several times what one forked fiber costs).
  * Here each effect runs in one forked fiber and is entered, with
  * its deadline, in a list ordered by deadline; a single sleeping fiber wakes at
  * the earliest deadline, interrupts whatever is past its deadline, and sleeps
