@@ -40,6 +40,15 @@ describe("over a real loopback socket", () => {
       expect(yield* mock.counters).toMatchObject({ tokensIssued: 1, apiRequests: 2, apiByStatus: { 200: 2 } })
     }))
 
+  it.scopedLive("httpClient: the caller reads the body after the attempt (and its timeout's fiber) has ended", () =>
+    Effect.gen(function*() {
+      const { evc } = yield* overLoopback()
+      const response = yield* evc.httpClient.get("/demo/chargers")
+      // `get` returned: the attempt's fiber has ended, and the body is still to be read
+      expect(response.status).toBe(200)
+      expect(yield* response.json).toMatchObject({ notice: MockEvcNetModule.DEMO_NOTICE })
+    }))
+
   it.scopedLive("a revoked token is recovered with one refresh", () =>
     Effect.gen(function*() {
       const { evc, mock } = yield* overLoopback()
