@@ -203,4 +203,3 @@ export const variants: ReadonlyArray<Contender> = [oursNoTimeout, platformUntrac
 export const OURS = ours.name
 export const RAW_FLOOR = rawFetch.name
 export const PLATFORM_FLOOR = platformStatic.name
-export const PLATFORM_UNTRACED = platformUntraced.name

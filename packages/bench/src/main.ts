@@ -15,7 +15,7 @@ import * as Contenders from "./contenders.js"
 import * as Micro from "./micro.js"
 import type { ServerProcess } from "./ServerProcess.js"
 import * as Server from "./ServerProcess.js"
-import { formatTable, median, percentile, type Table } from "./stats.js"
+import { formatTable, interleavedMedians, percentile, type Table } from "./stats.js"
 
 const quick = process.argv.includes("--quick")
 
@@ -95,18 +95,11 @@ const throughput = async (server: ServerProcess): Promise<Table> => {
   const contenders = [...Contenders.all, ...Contenders.variants]
   const instances = await Promise.all(contenders.map((contender) => contender.make(server)))
   for (const instance of instances) await runFor(instance.request, settings.throughputConcurrency, 200) // warm-up
-  const rates: Array<Array<number>> = contenders.map(() => [])
-  for (let round = 0; round < settings.rounds; round++) {
-    // interleaved, alternating direction, so drift hits everyone alike
-    const order = contenders.map((_, i) => i)
-    if (round % 2 === 1) order.reverse()
-    for (const i of order) {
-      const run = await runFor(instances[i].request, settings.throughputConcurrency, settings.roundMillis)
-      rates[i].push(run.count / (settings.roundMillis / 1000))
-    }
-  }
+  const medians = await interleavedMedians(contenders.length, settings.rounds, async (i) => {
+    const run = await runFor(instances[i].request, settings.throughputConcurrency, settings.roundMillis)
+    return run.count / (settings.roundMillis / 1000)
+  })
   await Promise.all(instances.map((instance) => instance.close()))
-  const medians = rates.map(median)
   const raw = medians[contenders.findIndex((c) => c.name === Contenders.RAW_FLOOR)]
   const platform = medians[contenders.findIndex((c) => c.name === Contenders.PLATFORM_FLOOR)]
   return {

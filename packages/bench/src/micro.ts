@@ -18,7 +18,7 @@ import * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
 import * as Contenders from "./contenders.js"
 import type { ServerProcess } from "./ServerProcess.js"
-import { median } from "./stats.js"
+import { interleavedMedians, median } from "./stats.js"
 
 const gc = () => (globalThis.gc as () => void)()
 const heap = () => {
@@ -194,14 +194,9 @@ export const clientCpu = async (rounds: number, millis: number): Promise<Readonl
     return (performance.now() - start) * 1000 / count
   }
   for (const candidate of candidates) await perRequest(candidate.run, 200) // warm-up
-  const samples = candidates.map((): Array<number> => [])
-  for (let round = 0; round < rounds; round++) {
-    const order = candidates.map((_, i) => i)
-    if (round % 2 === 1) order.reverse()
-    for (const i of order) samples[i].push(await perRequest(candidates[i].run, millis))
-  }
+  const medians = await interleavedMedians(candidates.length, rounds, (i) => perRequest(candidates[i].run, millis))
   await Promise.all([platform.dispose(), oursDefault.dispose(), oursNoTimeout.dispose()])
-  return candidates.map((c, i) => ({ name: c.name, microsPerRequest: median(samples[i]) }))
+  return candidates.map((c, i) => ({ name: c.name, microsPerRequest: medians[i] }))
 }
 
 /** Heap after a full GC: after a warm-up, half-way and at the end of `total` requests through ours. */

@@ -9,6 +9,24 @@ export interface Table {
 
 export const median = (values: ReadonlyArray<number>): number => percentile(values, 0.5)
 
+/**
+ * The median of each of `n` contenders over `rounds` interleaved rounds, in
+ * alternating direction so that drift hits everyone alike.
+ */
+export const interleavedMedians = async (
+  n: number,
+  rounds: number,
+  measure: (i: number) => Promise<number>
+): Promise<Array<number>> => {
+  const samples = Array.from({ length: n }, (): Array<number> => [])
+  for (let round = 0; round < rounds; round++) {
+    const order = Array.from({ length: n }, (_, i) => i)
+    if (round % 2 === 1) order.reverse()
+    for (const i of order) samples[i].push(await measure(i))
+  }
+  return samples.map(median)
+}
+
 /** Nearest-rank percentile; `p` in [0, 1]. */
 export const percentile = (values: ReadonlyArray<number>, p: number): number => {
   if (values.length === 0) return Number.NaN

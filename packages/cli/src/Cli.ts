@@ -140,10 +140,6 @@ const token = Command.make(
 
 const METHODS: ReadonlyArray<HttpMethod.HttpMethod> = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
-// -----------------------------------------------------------------------------
-// (command)
-// -----------------------------------------------------------------------------
-
 const request = Command.make(
   "request",
   {
