@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Runtime from "effect/Runtime"
 import * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
 import * as Contenders from "./contenders.js"
@@ -168,6 +169,17 @@ export const clientCpu = async (rounds: number, millis: number): Promise<Readonl
       name: "floor in a forked fiber (Effect.forkDaemon, Fiber.await)",
       run: () =>
         platform.runPromise(Effect.flatMap(Effect.forkDaemon(floorGet), (fiber) => Effect.flatten(Fiber.await(fiber))))
+    },
+    {
+      // how ours starts each attempt's fiber (internal/deadlines.ts)
+      name: "floor in a fiber started at once (Runtime.runFork of the caller's runtime)",
+      run: () =>
+        platform.runPromise(
+          Effect.flatMap(Effect.runtime<HttpClient.HttpClient>(), (runtime) =>
+            Effect.async<unknown, unknown>((resume) => {
+              Runtime.runFork(runtime, floorGet).addObserver(resume)
+            }))
+        )
     },
     {
       // what ours used before its shared timer: two fibers and a timer per call

@@ -4,17 +4,23 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as Deadlines from "../src/internal/deadlines.js"
 
 class TimedOut extends Data.TaggedError("TimedOut")<{ readonly name: string }> {}
 class Boom extends Data.TaggedError("Boom") {}
+class Greeting extends Context.Tag("test/Greeting")<Greeting, string>() {}
+const level = FiberRef.unsafeMake(0)
 
 const make = Deadlines.make(Duration.seconds(30))
 
@@ -99,6 +105,42 @@ describe("Deadlines", () => {
       yield* Fiber.interrupt(fiber)
       expect(interrupted).toBe(true)
       expect(deadlines.unsafeState()).toEqual({ watched: 0, timerSet: false })
+    }))
+
+  it.effect("the effect runs with the caller's services, fiber refs, log annotations and span", () =>
+    Effect.gen(function*() {
+      const deadlines = yield* make
+      const seen = yield* deadlines.timeoutFail(
+        Effect.all({
+          service: Greeting,
+          ref: FiberRef.get(level),
+          annotations: Effect.logAnnotations,
+          span: Effect.map(Effect.currentSpan, (span) => span.name)
+        }),
+        () => new TimedOut({ name: "x" })
+      ).pipe(
+        Effect.provideService(Greeting, "hello"),
+        Effect.locally(level, 7),
+        Effect.annotateLogs("requestId", "r-1"),
+        Effect.withSpan("caller")
+      )
+      expect(seen.service).toBe("hello")
+      expect(seen.ref).toBe(7)
+      expect(HashMap.get(seen.annotations, "requestId")).toEqual(Option.some("r-1"))
+      expect(seen.span).toBe("caller")
+    }))
+
+  it.effect("an effect started inside an uninterruptible region is not timed out from outside it", () =>
+    Effect.gen(function*() {
+      const deadlines = yield* make
+      const gate = yield* Deferred.make<void>()
+      const fiber = yield* Effect.fork(Effect.exit(Effect.uninterruptible(
+        deadlines.timeoutFail(Effect.as(Deferred.await(gate), "done"), () => new TimedOut({ name: "x" }))
+      )))
+      yield* TestClock.adjust("1 minute")
+      expect(fiber.unsafePoll()).toBeNull()
+      yield* Deferred.succeed(gate, undefined)
+      expect(yield* Fiber.join(fiber)).toEqual(Exit.succeed("done"))
     }))
 
   it.effect("a clock set back still times an effect out at its own deadline", () =>

@@ -1,5 +1,6 @@
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -14,13 +15,18 @@ import * as Runtime from "effect/Runtime"
  * `Effect.timeoutFail` races every effect against its own sleeping fiber: two
  * forked fibers, a timer set and cleared, and a join of fiber refs, per call
  * (packages/bench, table 2b: several times what one forked fiber costs).
- * Here each effect runs in one forked fiber and is entered, with
+ * Here each effect runs in one fiber of its own and is entered, with
  * its deadline, in a list ordered by deadline; a single sleeping fiber wakes at
  * the earliest deadline, interrupts whatever is past its deadline, and sleeps
  * until the next. With a constant duration and a clock that only moves forward,
  * a new deadline is never earlier than those already listed, so entering one is
  * O(1) and the timer is set only when the list was empty (or the clock went
  * back) and after it fires.
+ *
+ * That fiber is started from the caller's runtime (its services, fiber refs,
+ * span and interruptibility) at once, on the caller's stack: `Effect.fork`
+ * would first queue it on the scheduler (packages/bench, table 2b: the floor
+ * in a forked fiber beside the floor in a fiber started at once).
  *
  * Time is the `clock` given (the layer's, so `TestClock` drives it in tests). A
  * timeout fires at its deadline, never before; should the clock be set back,
@@ -128,26 +134,29 @@ const unsafeMake = (duration: Duration.Duration, clock: Clock.Clock, runtime: Ru
     effect: Effect.Effect<A, E, R>,
     onTimeout: () => E1
   ): Effect.Effect<A, E | E1, R> =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Effect.forkDaemon(restore(effect)), (fiber) => {
+    Effect.withFiberRuntime<A, E | E1, R>((parent, status) => {
+      const here = Runtime.make({
+        context: parent.currentContext as Context.Context<R>,
+        fiberRefs: parent.getFiberRefs(),
+        runtimeFlags: status.runtimeFlags
+      })
+      return Effect.async<A, E | E1>((resume) => {
+        const fiber = Runtime.runFork(here, effect)
         const entry = enter(fiber as Fiber.RuntimeFiber<unknown, unknown>)
-        return Effect.flatMap(
-          restore(Effect.async<Exit.Exit<A, E>>((resume) => {
-            fiber.addObserver((exit) => resume(Effect.succeed(exit)))
-            return Effect.suspend(() => {
-              unlink(entry)
-              return Fiber.interrupt(fiber)
-            })
-          })),
-          (exit): Effect.Effect<A, E | E1> => {
-            unlink(entry)
-            return entry.timedOut && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+        fiber.addObserver((exit) => {
+          unlink(entry)
+          resume(
+            entry.timedOut && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
               ? Effect.fail(onTimeout())
               : exit
-          }
-        )
+          )
+        })
+        return Effect.suspend(() => {
+          unlink(entry)
+          return Fiber.interrupt(fiber)
+        })
       })
-    )
+    })
 
   const unsafeState = () => {
     let watched = 0
