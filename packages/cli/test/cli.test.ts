@@ -39,6 +39,59 @@ const run = (args: ReadonlyArray<string>, env: Record<string, string>): Promise<
     child.stdin?.end()
   })
 
+/**
+ * Runs `evc-net …` on a pseudo-terminal (python3's `pty`, which every machine
+ * here has): types `typed` and Enter once `prompt` appears, and returns all the
+ * terminal showed, as a person would have seen it.
+ */
+const runOnTerminal = (
+  args: ReadonlyArray<string>,
+  env: Record<string, string>,
+  prompt: string,
+  typed: string
+): Promise<Run> =>
+  new Promise((resolve) => {
+    const script = [
+      "import os, pty, sys",
+      "pid, fd = pty.fork()",
+      "if pid == 0:",
+      "    os.execvp(sys.argv[1], sys.argv[1:])",
+      "seen, typed = b'', False",
+      "while True:",
+      "    try:",
+      "        chunk = os.read(fd, 4096)",
+      "    except OSError:",
+      "        break",
+      "    if not chunk:",
+      "        break",
+      "    seen += chunk",
+      "    if not typed and os.environ['PTY_PROMPT'].encode() in seen:",
+      "        os.write(fd, os.environ['PTY_TYPED'].encode() + b'\\r')",
+      "        typed = True",
+      "sys.stdout.buffer.write(seen)",
+      "sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))"
+    ].join("\n")
+    execFile(
+      "python3",
+      ["-c", script, process.execPath, BIN, ...args],
+      {
+        env: {
+          PATH: process.env.PATH ?? "",
+          NO_COLOR: "1",
+          TERM: "xterm",
+          ...env,
+          PTY_PROMPT: prompt,
+          PTY_TYPED: typed
+        },
+        timeout: 30_000
+      },
+      (error, stdout, stderr) => {
+        outputs.push(stdout, stderr)
+        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr })
+      }
+    )
+  })
+
 const runtime = ManagedRuntime.make(MockEvcNet.layerServer({ accounts: [{ apiKey: API_KEY }] }))
 let mock: MockEvcNet.Service
 let env: Record<string, string>
@@ -127,6 +180,15 @@ describe("evc-net", () => {
     expect(result.code).toBe(1)
     expect(result.stderr).toContain("EVC_NET_API_KEY is not set")
     expect((await run(["token", "--api-key", API_KEY], env)).code).not.toBe(0)
+  }, 30_000)
+
+  it("on a terminal with no EVC_NET_API_KEY it asks for the key and does not echo it", async () => {
+    const { EVC_NET_API_KEY: _, ...withoutKey } = env
+    const result = await runOnTerminal(["token"], withoutKey, "EVC-net API key", API_KEY)
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain("EVC-net API key")
+    expect(result.stdout).toMatch(/mock-\d+-[0-9a-f-]+/)
+    expect(result.stdout).not.toContain(API_KEY)
   }, 30_000)
 
   it("mock serves the stand-in and prints its URLs and demo credentials", async () => {
