@@ -15,7 +15,7 @@ import * as Contenders from "./contenders.js"
 import * as Micro from "./micro.js"
 import type { ServerProcess } from "./ServerProcess.js"
 import * as Server from "./ServerProcess.js"
-import { formatTable, interleavedMedians, percentile, type Table } from "./stats.js"
+import { formatTable, interleavedSamples, median, percentile, roundRatios, type Table } from "./stats.js"
 
 const quick = process.argv.includes("--quick")
 
@@ -95,24 +95,29 @@ const throughput = async (server: ServerProcess): Promise<Table> => {
   const contenders = [...Contenders.all, ...Contenders.variants]
   const instances = await Promise.all(contenders.map((contender) => contender.make(server)))
   for (const instance of instances) await runFor(instance.request, settings.throughputConcurrency, 200) // warm-up
-  const medians = await interleavedMedians(contenders.length, settings.rounds, async (i) => {
+  const samples = await interleavedSamples(contenders.length, settings.rounds, async (i) => {
     const run = await runFor(instances[i].request, settings.throughputConcurrency, settings.roundMillis)
     return run.count / (settings.roundMillis / 1000)
   })
   await Promise.all(instances.map((instance) => instance.close()))
-  const raw = medians[contenders.findIndex((c) => c.name === Contenders.RAW_FLOOR)]
-  const platform = medians[contenders.findIndex((c) => c.name === Contenders.PLATFORM_FLOOR)]
+  const raw = samples[contenders.findIndex((c) => c.name === Contenders.RAW_FLOOR)]
+  const platform = samples[contenders.findIndex((c) => c.name === Contenders.PLATFORM_FLOOR)]
   return {
     title: "2. Steady throughput",
     note:
-      `Median of ${settings.rounds} interleaved rounds of ${settings.roundMillis} ms at concurrency ${settings.throughputConcurrency}.`,
+      `Median of ${settings.rounds} interleaved rounds of ${settings.roundMillis} ms at concurrency ${settings.throughputConcurrency}. ` +
+      "Ratios are taken round by round (so that the machine speeding up or slowing down between rounds does not " +
+      "move them) and their median given; in brackets the lowest and highest round.",
     columns: ["contender", "requests/s", "× raw fetch floor", "× @effect/platform floor"],
-    rows: contenders.map((contender, i) => [
-      contender.name,
-      Math.round(medians[i]),
-      (medians[i] / raw).toFixed(2),
-      (medians[i] / platform).toFixed(2)
-    ])
+    rows: contenders.map((contender, i) => {
+      const toPlatform = roundRatios(samples[i], platform)
+      return [
+        contender.name,
+        Math.round(median(samples[i])),
+        roundRatios(samples[i], raw).median.toFixed(2),
+        `${toPlatform.median.toFixed(2)} (${toPlatform.min.toFixed(2)}–${toPlatform.max.toFixed(2)})`
+      ]
+    })
   }
 }
 

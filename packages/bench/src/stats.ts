@@ -10,21 +10,38 @@ export interface Table {
 export const median = (values: ReadonlyArray<number>): number => percentile(values, 0.5)
 
 /**
- * The median of each of `n` contenders over `rounds` interleaved rounds, in
- * alternating direction so that drift hits everyone alike.
+ * `rounds` measurements of each of `n` contenders, interleaved, in alternating
+ * direction so that drift hits everyone alike: `samples[i][round]`.
  */
-export const interleavedMedians = async (
+export const interleavedSamples = async (
   n: number,
   rounds: number,
   measure: (i: number) => Promise<number>
-): Promise<Array<number>> => {
+): Promise<Array<Array<number>>> => {
   const samples = Array.from({ length: n }, (): Array<number> => [])
   for (let round = 0; round < rounds; round++) {
     const order = Array.from({ length: n }, (_, i) => i)
     if (round % 2 === 1) order.reverse()
     for (const i of order) samples[i].push(await measure(i))
   }
-  return samples.map(median)
+  return samples
+}
+
+/** The median of each contender over interleaved rounds (see {@link interleavedSamples}). */
+export const interleavedMedians = async (
+  n: number,
+  rounds: number,
+  measure: (i: number) => Promise<number>
+): Promise<Array<number>> => (await interleavedSamples(n, rounds, measure)).map(median)
+
+/**
+ * `a` over `b` round by round: the median, least and greatest ratio. Taken
+ * within a round, a ratio is not moved by the machine getting faster or
+ * slower between rounds; its spread shows how far one round can be trusted.
+ */
+export const roundRatios = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => {
+  const ratios = a.map((value, round) => value / b[round])
+  return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) }
 }
 
 /** Nearest-rank percentile; `p` in [0, 1]. */
