@@ -28,6 +28,8 @@ const settings = quick
     cpuMillis: 200,
     crossingMillis: 2_000,
     hotPathOps: 100_000,
+    fiberRounds: 9,
+    fiberCalls: 2_000,
     memoryRequests: 5_000,
     refreshCycles: 200
   }
@@ -39,6 +41,8 @@ const settings = quick
     cpuMillis: 1_000,
     crossingMillis: 6_000,
     hotPathOps: 2_000_000,
+    fiberRounds: 41,
+    fiberCalls: 4_000,
     memoryRequests: 100_000,
     refreshCycles: 10_000
   }
@@ -134,6 +138,17 @@ const clientCpu = async (): Promise<Table> => {
   }
 }
 
+const fiberStart = async (): Promise<Table> => {
+  const results = await Micro.fiberStart(settings.fiberRounds, settings.fiberCalls)
+  return {
+    title: "2c. Starting a fiber for an attempt, in process",
+    note: `An effect answered on the next event-loop turn, ${settings.fiberCalls.toLocaleString("en")} calls ` +
+      `at concurrency 32; median of ${settings.fiberRounds} interleaved rounds, ratios taken round by round.`,
+    columns: ["how", "µs per call", "× the bare forked fiber's time"],
+    rows: results.map((r) => [r.name, r.microsPerCall.toFixed(2), r.overForked.toFixed(2)])
+  }
+}
+
 // 3 ---------------------------------------------------------------------------
 const expiryCrossing = async (server: ServerProcess): Promise<Table> => {
   const rows: Table["rows"] = []
@@ -217,7 +232,17 @@ const main = async () => {
   const server = await Server.start()
   const tables: Array<Table> = []
   try {
-    for (const scenario of [coldStart, throughput, () => clientCpu(), expiryCrossing, () => hotPath(), memory]) {
+    for (
+      const scenario of [
+        coldStart,
+        throughput,
+        () => clientCpu(),
+        () => fiberStart(),
+        expiryCrossing,
+        () => hotPath(),
+        memory
+      ]
+    ) {
       const start = performance.now()
       const table = await scenario(server)
       tables.push(table)

@@ -11,6 +11,7 @@ import type { MockEvcNet } from "effect-evc-net-testing"
 import { EvcNetTest, MockEvcNetModule } from "effect-evc-net-testing"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -19,7 +20,7 @@ import * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
 import * as Contenders from "./contenders.js"
 import type { ServerProcess } from "./ServerProcess.js"
-import { interleavedMedians, median } from "./stats.js"
+import { interleavedMedians, interleavedSamples, median, roundRatios } from "./stats.js"
 
 const gc = () => (globalThis.gc as () => void)()
 const heap = () => {
@@ -171,17 +172,6 @@ export const clientCpu = async (rounds: number, millis: number): Promise<Readonl
         platform.runPromise(Effect.flatMap(Effect.forkDaemon(floorGet), (fiber) => Effect.flatten(Fiber.await(fiber))))
     },
     {
-      // how ours starts each attempt's fiber (internal/deadlines.ts)
-      name: "floor in a fiber started at once (Runtime.runFork of the caller's runtime)",
-      run: () =>
-        platform.runPromise(
-          Effect.flatMap(Effect.runtime<HttpClient.HttpClient>(), (runtime) =>
-            Effect.async<unknown, unknown>((resume) => {
-              Runtime.runFork(runtime, floorGet).addObserver(resume)
-            }))
-        )
-    },
-    {
       // what ours used before its shared timer: two fibers and a timer per call
       name: "floor under Effect.timeoutFail (30 s)",
       run: () =>
@@ -209,6 +199,64 @@ export const clientCpu = async (rounds: number, millis: number): Promise<Readonl
   const medians = await interleavedMedians(candidates.length, rounds, (i) => perRequest(candidates[i].run, millis))
   await Promise.all([platform.dispose(), oursDefault.dispose(), oursNoTimeout.dispose()])
   return candidates.map((c, i) => ({ name: c.name, microsPerRequest: medians[i] }))
+}
+
+/**
+ * Per call, in process: an effect answered on the next turn of the event loop,
+ * run in place, and in a fiber of its own three ways, the last being how ours
+ * runs each attempt under its timeout (internal/deadlines.ts).
+ * Short interleaved rounds at concurrency 32; medians and ratios per round.
+ */
+export const fiberStart = async (rounds: number, calls: number) => {
+  const nextTurn = Effect.async<number>((resume) => {
+    const timer = setImmediate(() => resume(Effect.succeed(1)))
+    return Effect.sync(() => clearImmediate(timer))
+  })
+  const candidates: ReadonlyArray<{ name: string; effect: Effect.Effect<number> }> = [
+    { name: "in place (no fiber)", effect: nextTurn },
+    {
+      name: "Effect.forkDaemon, awaited through an observer (not safe if the caller is interrupted in between)",
+      effect: Effect.flatMap(Effect.forkDaemon(nextTurn), (fiber) =>
+        Effect.async<number>((resume) => {
+          fiber.addObserver(resume)
+        }))
+    },
+    {
+      // the shape of internal/deadlines.ts before b465f81
+      name: "the same, made safe with Effect.uninterruptibleMask (ours before)",
+      effect: Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(Effect.forkDaemon(restore(nextTurn)), (fiber) =>
+          Effect.flatMap(
+            restore(Effect.async<Exit.Exit<number>>((resume) => {
+              fiber.addObserver((exit) => resume(Effect.succeed(exit)))
+            })),
+            (exit) => exit
+          ))
+      )
+    },
+    {
+      name: "Runtime.runFork of the caller's runtime inside Effect.async (ours)",
+      effect: Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+        Effect.async<number>((resume) => {
+          Runtime.runFork(runtime, nextTurn).addObserver(resume)
+        }))
+    }
+  ]
+  const perCall = async (effect: Effect.Effect<number>) => {
+    const start = performance.now()
+    await Promise.all(Array.from({ length: 32 }, () =>
+      Effect.runPromise(Effect.gen(function*() {
+        for (let i = 0; i < calls / 32; i++) yield* effect
+      }))))
+    return (performance.now() - start) * 1000 / calls
+  }
+  for (const candidate of candidates) await perCall(candidate.effect) // warm-up
+  const samples = await interleavedSamples(candidates.length, rounds, (i) => perCall(candidates[i].effect))
+  return candidates.map((c, i) => ({
+    name: c.name,
+    microsPerCall: median(samples[i]),
+    overForked: roundRatios(samples[i], samples[1]).median
+  }))
 }
 
 /** Heap after a full GC: after a warm-up, half-way and at the end of `total` requests through ours. */
