@@ -343,32 +343,42 @@ export const make: Effect.Effect<EvcNetClient.Service, never, TokenCache | EvcNe
     // A logical request. Most end with their first attempt answered by
     // something no policy acts on; they take the short way, and only the rest
     // pay for the policies (which start from that first outcome, not again).
+    const sendUntraced = (request: HttpClientRequest.HttpClientRequest, retryTransient: boolean, buffer: boolean) =>
+      attemptOnce(request, buffer).pipe(
+        Effect.matchEffect({
+          onSuccess: (sent) =>
+            needsPolicy(sent.answer.response.status)
+              ? withPolicies(request, retryTransient, buffer, Exit.succeed(sent))
+              : Effect.succeed(sent.answer),
+          onFailure: (error) =>
+            error._tag === "TokenUnavailable"
+              ? Effect.fail(error.error)
+              : withPolicies(request, retryTransient, buffer, Exit.fail(error))
+        }),
+        withAuthorizationRedacted
+      )
+
+    // In a span of its own, unless the platform would trace none of it: tracing
+    // off, or `HttpClient.currentTracerDisabledWhen` says so for this request.
     const send = (request: HttpClientRequest.HttpClientRequest, retryTransient: boolean, buffer: boolean) =>
-      Effect.useSpan("EvcNet.request", {
-        kind: "client",
-        // the caller's own span has the interesting call site; capturing one here costs ~10 % throughput
-        captureStackTrace: false,
-        attributes: { "http.request.method": request.method, "url.path": pathOf(request) }
-      }, (span) =>
-        attemptOnce(request, buffer).pipe(
-          Effect.matchEffect({
-            onSuccess: (sent) =>
-              needsPolicy(sent.answer.response.status)
-                ? withPolicies(request, retryTransient, buffer, Exit.succeed(sent))
-                : Effect.succeed(sent.answer),
-            onFailure: (error) =>
-              error._tag === "TokenUnavailable"
-                ? Effect.fail(error.error)
-                : withPolicies(request, retryTransient, buffer, Exit.fail(error))
-          }),
-          // the span in hand: `Effect.annotateCurrentSpan` would look it up, and with
-          // tracing off build an exception (a stack trace) to say there is none
-          Effect.tap((answer) =>
-            Effect.sync(() => span.attribute("http.response.status_code", answer.response.status))
-          ),
-          withAuthorizationRedacted,
-          Effect.withParentSpan(span)
-        ))
+      Effect.withFiberRuntime<Answer, EvcNetError | HttpClientError.HttpClientError>((fiber) =>
+        !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
+          fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)(request)
+          ? sendUntraced(request, retryTransient, buffer)
+          : Effect.useSpan("EvcNet.request", {
+            kind: "client",
+            // the caller's own span has the interesting call site; capturing one here costs ~10 % throughput
+            captureStackTrace: false,
+            attributes: { "http.request.method": request.method, "url.path": pathOf(request) }
+          }, (span) =>
+            sendUntraced(request, retryTransient, buffer).pipe(
+              // the span in hand: `Effect.annotateCurrentSpan` would look it up
+              Effect.tap((answer) =>
+                Effect.sync(() => span.attribute("http.response.status_code", answer.response.status))
+              ),
+              Effect.withParentSpan(span)
+            ))
+      )
 
     const apiError = (
       request: HttpClientRequest.HttpClientRequest,

@@ -1,5 +1,6 @@
 import { HttpClientRequest } from "@effect/platform"
 import * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { EvcNetClient } from "effect-evc-net"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -23,6 +24,41 @@ const secrets = (tokens: number) => [
   basicOf("1", API_KEY),
   ...Array.from({ length: tokens }, (_, i) => `token-${i + 1}`)
 ]
+
+/** A tracer that records every span it is asked for: name, ids, parent and attributes. */
+const recordingTracer = () => {
+  const spans: Array<{ name: string; spanId: string; parentId?: string; attributes: Map<string, unknown> }> = []
+  const tracer = Tracer.make({
+    span: (name, parent, context, links, startTime, kind) => {
+      const span = Tracer.externalSpan({ spanId: `${spans.length}`, traceId: "t" })
+      const attributes = new Map<string, unknown>()
+      spans.push({
+        name,
+        spanId: span.spanId,
+        ...(parent._tag === "Some" ? { parentId: parent.value.spanId } : {}),
+        attributes
+      })
+      return {
+        ...span,
+        _tag: "Span",
+        name,
+        parent,
+        context,
+        links,
+        kind,
+        status: { _tag: "Started", startTime },
+        attributes,
+        sampled: true,
+        attribute: (key, value) => void attributes.set(key, value),
+        end: () => undefined,
+        event: () => undefined,
+        addLinks: () => undefined
+      }
+    },
+    context: (f) => f()
+  })
+  return { spans, tracer }
+}
 
 describe("EvcNetClient", () => {
   describe("requests", () => {
@@ -334,36 +370,7 @@ describe("EvcNetClient", () => {
       "each request runs in a span with method, path and status; Authorization is redacted in every span, with %s",
       ([, redacted]) =>
         Effect.gen(function*() {
-          const spans: Array<{ name: string; spanId: string; parentId?: string; attributes: Map<string, unknown> }> = []
-          const tracer = Tracer.make({
-            span: (name, parent, context, links, startTime, kind) => {
-              const span = Tracer.externalSpan({ spanId: `${spans.length}`, traceId: "t" })
-              const attributes = new Map<string, unknown>()
-              spans.push({
-                name,
-                spanId: span.spanId,
-                ...(parent._tag === "Some" ? { parentId: parent.value.spanId } : {}),
-                attributes
-              })
-              return {
-                ...span,
-                _tag: "Span",
-                name,
-                parent,
-                context,
-                links,
-                kind,
-                status: { _tag: "Started", startTime },
-                attributes,
-                sampled: true,
-                attribute: (key, value) => void attributes.set(key, value),
-                end: () => undefined,
-                event: () => undefined,
-                addLinks: () => undefined
-              }
-            },
-            context: (f) => f()
-          })
+          const { spans, tracer } = recordingTracer()
           yield* Effect.gen(function*() {
             const { client } = yield* build((request) =>
               request.bearer === "token-1" ? { status: 401, body: "" } : ok()
@@ -389,6 +396,23 @@ describe("EvcNetClient", () => {
           }
         })
     )
+    it.scoped("no span of ours where the platform traces nothing: tracing off, or currentTracerDisabledWhen", () =>
+      Effect.gen(function*() {
+        const { spans, tracer } = recordingTracer()
+        yield* Effect.gen(function*() {
+          const { client } = yield* build(() => ok())
+          yield* client.get("/chargers/CP-1").pipe(Effect.withTracerEnabled(false))
+          expect(spans).toEqual([])
+          yield* Effect.locally(
+            Effect.zipRight(client.get("/health"), client.get("/chargers/CP-1")),
+            HttpClient.currentTracerDisabledWhen,
+            (request) => request.url.endsWith("/health")
+          )
+        }).pipe(Effect.withTracer(tracer))
+        const ours = spans.filter((span) => span.name === "EvcNet.request")
+        expect(ours.map((span) => span.attributes.get("url.path"))).toEqual(["/chargers/CP-1"])
+        expect(spans.some((span) => String(span.attributes.get("url.path")).endsWith("/health"))).toBe(false)
+      }))
   })
 
   describe("layers", () => {
