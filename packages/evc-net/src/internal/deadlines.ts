@@ -28,7 +28,7 @@ import * as Runtime from "effect/Runtime"
  * registration: the fiber and the canceler that interrupts it come into being
  * together, so no interruption can fall between them and no
  * `Effect.uninterruptibleMask` is needed. It costs what a bare `forkDaemon`
- * does; the masked fork it replaces cost 15-20 % more (packages/bench, table 2c).
+ * does; the masked fork it replaces cost 16-29 % more (packages/bench, table 2c).
  *
  * Time is the `clock` given (the layer's, so `TestClock` drives it in tests). A
  * timeout fires at its deadline, never before; should the clock be set back,
