@@ -101,12 +101,9 @@ export const hotPath = async (ops: number, rounds: number): Promise<ReadonlyArra
       }
     }
   ]
-  const samples = candidates.map((): Array<number> => [])
-  for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < candidates.length; i++) samples[i].push(await timed(candidates[i].run))
-  }
+  const medians = await interleavedMedians(candidates.length, rounds, (i) => timed(candidates[i].run))
   await runtime.dispose()
-  return candidates.map((c, i) => ({ name: c.name, floor: c.floor, opsPerSecond: median(samples[i]) }))
+  return candidates.map((c, i) => ({ name: c.name, floor: c.floor, opsPerSecond: medians[i] }))
 }
 
 /**
